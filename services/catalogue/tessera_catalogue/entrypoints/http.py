@@ -1,0 +1,5 @@
+"""HTTP API of the catalogue service."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

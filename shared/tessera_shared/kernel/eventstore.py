@@ -1,0 +1,226 @@
+"""Append-only event store on PostgreSQL with optimistic concurrency and a gap-free global read.
+
+* ``append`` writes events to a stream only if the stream is still at the expected version; the
+  outbox rows for published events are written in the same transaction.
+* ``read_all`` follows the global position in commit order: it returns only events whose
+  transaction is older than every transaction still in flight (``pg_snapshot_xmin``), so an event
+  whose transaction commits late is never skipped by a reader that already moved past its position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import asyncpg
+
+from tessera_shared.contract.base import Event, parse_data
+from tessera_shared.contract.envelope import Envelope, dataschema_for
+from tessera_shared.kernel import context
+from tessera_shared.kernel.db import Conn
+from tessera_shared.kernel.metrics import EVENTS_APPENDED
+
+T = TypeVar("T")
+
+
+class ConcurrencyError(Exception):
+    """The stream moved on since it was loaded: reload the aggregate and decide again."""
+
+    def __init__(self, stream_id: str, expected: int | None, actual: int | None = None):
+        super().__init__(f"stream {stream_id!r}: expected version {expected}, found {actual}")
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class DuplicateEvent(Exception):
+    """An event with this id is already stored (an idempotent command replayed)."""
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    global_position: int
+    event_id: str
+    stream_id: str
+    stream_version: int
+    event_type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+    def payload(self) -> Event:
+        return parse_data(self.event_type, self.data)
+
+    def envelope(self, source: str) -> Envelope:
+        return Envelope(
+            id=self.event_id,
+            source=source,
+            type=self.event_type,
+            subject=self.stream_id,
+            time=self.recorded_at,
+            dataschema=dataschema_for(self.event_type),
+            streamversion=self.stream_version,
+            correlationid=self.metadata.get("correlationid"),
+            causationid=self.metadata.get("causationid"),
+            traceparent=self.metadata.get("traceparent"),
+            data=self.data,
+        )
+
+
+@dataclass
+class Append:
+    """Events for one stream, to be appended if the stream is at ``expected_version``.
+
+    ``expected_version`` 0 means "the stream must not exist yet"; ``None`` means "any version".
+    """
+
+    stream_id: str
+    expected_version: int | None
+    events: Sequence[Event]
+    event_ids: Sequence[str] | None = None  # deterministic ids, e.g. derived from a causing event
+    _stored: list[StoredEvent] = field(default_factory=list, repr=False)
+
+
+def _row(r: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(
+        global_position=r["global_position"],
+        event_id=str(r["event_id"]),
+        stream_id=r["stream_id"],
+        stream_version=r["stream_version"],
+        event_type=r["event_type"],
+        data=r["data"],
+        metadata=r["metadata"],
+        recorded_at=r["recorded_at"],
+    )
+
+
+_COLUMNS = "global_position, event_id, stream_id, stream_version, event_type, data, metadata, recorded_at"
+
+
+class EventStore:
+    def __init__(self, pool: asyncpg.Pool, *, source: str, service: str = "") -> None:
+        self.pool = pool
+        self.source = source
+        self.service = service
+
+    async def append(
+        self, conn: Conn, stream_id: str, expected_version: int | None, events: Sequence[Event]
+    ) -> list[StoredEvent]:
+        return await self.append_many(conn, [Append(stream_id, expected_version, events)])
+
+    async def append_many(self, conn: Conn, appends: Sequence[Append]) -> list[StoredEvent]:
+        """Append to several streams in the caller's transaction, in one round trip per table."""
+        appends = [a for a in appends if a.events]
+        if not appends:
+            return []
+        ids = list({a.stream_id for a in appends})
+        current = {
+            r["stream_id"]: r["v"]
+            for r in await conn.fetch(
+                "SELECT stream_id, max(stream_version) AS v FROM events WHERE stream_id = ANY($1) GROUP BY 1",
+                ids,
+            )
+        }
+        ctx = context.current()
+        metadata = {
+            "correlationid": ctx.correlation_id,
+            "causationid": ctx.causation_id,
+            "traceparent": ctx.traceparent,
+        }
+        now = datetime.now(UTC)
+        cols: dict[str, list[Any]] = {k: [] for k in ("id", "stream", "version", "type", "data")}
+        outbox: list[tuple[str, str, bytes]] = []
+        for a in appends:
+            actual = current.get(a.stream_id, 0)
+            if a.expected_version is not None and a.expected_version != actual:
+                raise ConcurrencyError(a.stream_id, a.expected_version, actual)
+            for i, event in enumerate(a.events):
+                version = actual + i + 1
+                event_id = a.event_ids[i] if a.event_ids else str(uuid.uuid4())
+                data = event.model_dump(mode="json")
+                cols["id"].append(event_id)
+                cols["stream"].append(a.stream_id)
+                cols["version"].append(version)
+                cols["type"].append(event.event_type)
+                cols["data"].append(data)
+                stored = StoredEvent(0, event_id, a.stream_id, version, event.event_type, data, metadata, now)
+                a._stored.append(stored)
+                if event.published:
+                    outbox.append((event_id, event.event_type, stored.envelope(self.source).to_bytes()))
+            current[a.stream_id] = actual + len(a.events)
+        try:
+            rows = await conn.fetch(
+                f"""INSERT INTO events (event_id, stream_id, stream_version, event_type, data, metadata,
+                                        recorded_at)
+                    SELECT i::uuid, s, v, t, d, $6::jsonb, $7
+                    FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::jsonb[]) AS u(i, s, v, t, d)
+                    RETURNING {_COLUMNS}""",
+                cols["id"],
+                cols["stream"],
+                cols["version"],
+                cols["type"],
+                cols["data"],
+                metadata,
+                now,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "events_event_id_key":
+                raise DuplicateEvent(str(exc.detail)) from exc
+            # A concurrent append took one of the versions between our read and our insert.
+            first = appends[0]
+            raise ConcurrencyError(first.stream_id, first.expected_version) from exc
+        if outbox:
+            await conn.execute(
+                """INSERT INTO outbox (event_id, event_type, body)
+                   SELECT i::uuid, t, b FROM unnest($1::text[], $2::text[], $3::bytea[]) AS u(i, t, b)""",
+                [o[0] for o in outbox],
+                [o[1] for o in outbox],
+                [o[2] for o in outbox],
+            )
+        EVENTS_APPENDED.labels(self.service).inc(len(rows))
+        return [_row(r) for r in rows]
+
+    async def load(self, conn: Conn | None, stream_id: str) -> list[StoredEvent]:
+        query = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version"
+        if conn is not None:
+            return [_row(r) for r in await conn.fetch(query, stream_id)]
+        async with self.pool.acquire() as c:
+            return [_row(r) for r in await c.fetch(query, stream_id)]
+
+    async def read_all(
+        self,
+        after: int = 0,
+        limit: int = 1000,
+        conn: Conn | None = None,
+        types: Sequence[str] | None = None,
+    ) -> list[StoredEvent]:
+        """Events after global position ``after`` whose transactions are all committed, in order.
+
+        Stops before the first event of a transaction that may still be in flight, so advancing a
+        checkpoint to the last position returned never skips a late commit.
+        """
+        query = f"""SELECT {_COLUMNS} FROM events
+                    WHERE global_position > $1
+                      AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                      AND ($3::text[] IS NULL OR event_type = ANY($3))
+                    ORDER BY global_position LIMIT $2"""
+        if conn is not None:
+            return [_row(r) for r in await conn.fetch(query, after, limit, types)]
+        async with self.pool.acquire() as c:
+            return [_row(r) for r in await c.fetch(query, after, limit, types)]
+
+
+async def retry_on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int = 5) -> T:
+    """Run a load-decide-append command again (bounded) when a concurrent append won the race."""
+    for n in range(attempts):
+        try:
+            return await attempt()
+        except ConcurrencyError:
+            if n == attempts - 1:
+                raise
+            await asyncio.sleep(0.005 * (2**n))
+    raise AssertionError("unreachable")

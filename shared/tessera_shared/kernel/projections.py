@@ -1,0 +1,120 @@
+"""Read models built from the service's own event store, checkpointed in the same transaction.
+
+A :class:`Projection` names the tables it owns and applies stored events to them. The runner reads
+the global order gap-free (``EventStore.read_all``), applies a batch and advances the checkpoint in
+one transaction, so a crash never applies an event twice or skips one. ``rebuild`` empties the
+projection's tables, resets its checkpoint and replays the whole store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import asyncpg
+import structlog
+
+from tessera_shared.kernel.db import Conn
+from tessera_shared.kernel.eventstore import EventStore, StoredEvent
+from tessera_shared.kernel.metrics import PROJECTION_POSITION
+
+log = structlog.get_logger(__name__)
+
+
+class Projection(ABC):
+    name: str
+    tables: Sequence[str] = ()
+    event_types: Sequence[str] | None = None  # None: every event
+
+    @abstractmethod
+    async def apply(self, conn: Conn, event: StoredEvent) -> None:
+        """Update the read model for one event (runs inside the checkpoint's transaction)."""
+
+    async def reset(self, conn: Conn) -> None:
+        for table in self.tables:
+            await conn.execute(f"TRUNCATE {table}")
+
+
+class ProjectionRunner:
+    def __init__(self, store: EventStore, projections: Sequence[Projection], *, dsn: str, batch_size: int = 500):
+        self.store = store
+        self.projections = list(projections)
+        self.dsn = dsn
+        self.batch_size = batch_size
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    async def catch_up(self, projection: Projection) -> int:
+        """Apply everything committed since the checkpoint; returns the number of events applied."""
+        applied = 0
+        while True:
+            async with self.store.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING",
+                    projection.name,
+                )
+                # FOR UPDATE: two replicas never apply the same batch.
+                position = await conn.fetchval(
+                    "SELECT position FROM projection_checkpoints WHERE projection = $1 FOR UPDATE", projection.name
+                )
+                events = await self.store.read_all(position, self.batch_size, conn=conn)
+                if not events:
+                    return applied
+                wanted = set(projection.event_types) if projection.event_types is not None else None
+                for event in events:
+                    if wanted is None or event.event_type in wanted:
+                        await projection.apply(conn, event)
+                last = events[-1].global_position
+                await conn.execute(
+                    "UPDATE projection_checkpoints SET position = $2, updated_at = clock_timestamp() "
+                    "WHERE projection = $1",
+                    projection.name,
+                    last,
+                )
+            PROJECTION_POSITION.labels(projection.name).set(last)
+            applied += len(events)
+
+    async def catch_up_all(self) -> int:
+        return sum([await self.catch_up(p) for p in self.projections])
+
+    async def rebuild(self, projection: Projection) -> int:
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            await projection.reset(conn)
+            await conn.execute(
+                """INSERT INTO projection_checkpoints (projection, position) VALUES ($1, 0)
+                   ON CONFLICT (projection) DO UPDATE SET position = 0, updated_at = clock_timestamp()""",
+                projection.name,
+            )
+        log.info("projection reset; replaying", projection=projection.name)
+        return await self.catch_up(projection)
+
+    def by_name(self, name: str) -> Projection:
+        for p in self.projections:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self, poll_seconds: float = 1.0) -> None:
+        while not self._stopping.is_set():
+            listener = None
+            try:
+                listener = await asyncpg.connect(self.dsn)
+                await listener.add_listener("tessera_events", lambda *_: self._wake.set())
+                while not self._stopping.is_set():
+                    await self.catch_up_all()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+                    self._wake.clear()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("projection runner lost the database", error=repr(exc))
+                await asyncio.sleep(1.0)
+            finally:
+                if listener is not None:
+                    with contextlib.suppress(Exception):
+                        await listener.close()

@@ -1,0 +1,1 @@
+pytest_plugins = ["tessera_shared.testing.fixtures"]

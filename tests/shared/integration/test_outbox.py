@@ -1,0 +1,111 @@
+"""Outbox relay against real PostgreSQL and a real nats-server that is stopped and restarted."""
+
+import asyncio
+
+import orjson
+import pytest
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from tessera_shared.contract.topology import stream_name, stream_subjects
+from tessera_shared.kernel.eventstore import EventStore
+from tessera_shared.kernel.nats import connect, ensure_stream, stream_config
+from tessera_shared.kernel.outbox import OutboxRelay, RelayError
+from tests.shared.kernel_events import ThingHappened
+
+pytestmark = pytest.mark.integration
+
+
+async def _published(js, namespace):
+    """Every message in the kerneltest stream, in stream order, as (event id, stream id, version)."""
+    sub = await js.pull_subscribe(
+        stream_subjects("kerneltest", namespace),
+        stream=stream_name("kerneltest", namespace),
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+    )
+    out = []
+    while True:
+        try:
+            msgs = await sub.fetch(500, timeout=1)
+        except TimeoutError:
+            break
+        for m in msgs:
+            body = orjson.loads(m.data)
+            out.append((body["id"], body["subject"], body["streamversion"], m.headers["Nats-Msg-Id"]))
+            await m.ack()
+    await sub.unsubscribe()
+    return out
+
+
+async def test_relay_with_nats_down_publishes_everything_once_in_stream_order_after_restart(
+    pool, database_url, restartable_nats, namespace
+):
+    nc = await connect(restartable_nats.url)
+    js = nc.jetstream()
+    await ensure_stream(js, stream_config("kerneltest", namespace))
+    store = EventStore(pool, source="/tessera/test")
+    relay = OutboxRelay(
+        pool,
+        js,
+        dsn=database_url,
+        service="test",
+        namespace=namespace,
+        batch_size=7,
+        poll_seconds=0.2,
+        publish_timeout=1.0,
+    )
+    async with pool.acquire() as conn:  # a first event goes through while NATS is up
+        await store.append(conn, "a", 0, [ThingHappened(thing_id="a", n=0)])
+    assert await relay.drain() == 1
+
+    restartable_nats.stop()
+    for i in range(1, 21):
+        async with pool.acquire() as conn:
+            await store.append(conn, "a" if i % 2 else "b", None, [ThingHappened(thing_id="x", n=i)])
+    with pytest.raises(RelayError):
+        await relay.publish_pending()
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 20
+
+    running = asyncio.create_task(relay.run())  # retries with backoff until NATS is back
+    await asyncio.sleep(1.0)
+    restartable_nats.start()
+    for _ in range(200):
+        async with pool.acquire() as conn:
+            if await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0:
+                break
+        await asyncio.sleep(0.1)
+    relay.stop()
+    await running
+
+    published = await _published(js, namespace)
+    async with pool.acquire() as conn:
+        stored = [
+            (str(r["event_id"]), r["stream_id"], r["stream_version"])
+            for r in await conn.fetch("SELECT event_id, stream_id, stream_version FROM events ORDER BY global_position")
+        ]
+    assert sorted(p[0] for p in published) == sorted(s[0] for s in stored)  # every event, exactly once
+    assert all(p[0] == p[3] for p in published)  # Nats-Msg-Id is the event id
+    for stream_id in ("a", "b"):  # per-stream order kept
+        versions = [p[2] for p in published if p[1] == stream_id]
+        assert versions == sorted(versions)
+    await nc.close()
+
+
+async def test_only_one_relay_is_active_per_database(pool, database_url, servers, namespace):
+    nc = await connect(servers.nats_url)
+    js = nc.jetstream()
+    await ensure_stream(js, stream_config("kerneltest", namespace))
+    relays = [
+        OutboxRelay(pool, js, dsn=database_url, service="test", namespace=namespace, poll_seconds=0.1) for _ in range(2)
+    ]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    await asyncio.sleep(0.8)
+    assert sorted(r.active for r in relays) == [False, True]
+    active = next(r for r in relays if r.active)
+    active.stop()  # the stand-by takes over when the active one goes
+    await asyncio.sleep(0.8)
+    other = next(r for r in relays if r is not active)
+    assert other.active
+    other.stop()
+    await asyncio.gather(*tasks)
+    await nc.close()
