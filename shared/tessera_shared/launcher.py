@@ -127,10 +127,8 @@ def run(data_dir: Path) -> int:
             )
         for name, port in SERVICES.items():
             ok = wait_ready(f"http://127.0.0.1:{port}")
-            print(
-                f"{name:<11} http://127.0.0.1:{port}/docs  {'ready' if ok else 'NOT READY (see ' + str(data_dir / (name + '.log')) + ')'}",
-                flush=True,
-            )
+            state = "ready" if ok else f"NOT READY (see {data_dir / (name + '.log')})"
+            print(f"{name:<11} http://127.0.0.1:{port}/docs  {state}", flush=True)
         print(
             f"operator key: {private}\nmint a token: uv run tessera token mint --key {private} --sub me "
             "--role operator\nCtrl-C stops everything; data stays in " + str(data_dir),

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from tessera_shared.kernel import db, migrations
+from tessera_shared.testing.apps import Tokens
 from tessera_shared.testing.servers import LocalNats, Servers
 
 
@@ -56,3 +57,9 @@ def restartable_nats(tmp_path: Path) -> Iterator[LocalNats]:
     server = LocalNats(tmp_path / "nats").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def tokens() -> Tokens:
+    """The operator's key pair for this test session (services get its public key)."""
+    return Tokens.generate()
