@@ -97,6 +97,18 @@ def contract_export(out: Path = typer.Option(Path("docs/contract"), "--out")) ->
     console.print(f"schemas written to {out}")
 
 
+@app.command("nats-permissions")
+def nats_permissions(
+    out: Path = typer.Option(Path("deploy/nats/permissions.conf"), "--out"),
+    namespace: str = typer.Option("", envvar="NATS_NAMESPACE"),
+) -> None:
+    """Write the NATS users and subject permissions derived from the topology."""
+    from tessera_shared.kernel.nats_permissions import permissions_conf
+
+    out.write_text(permissions_conf(namespace))
+    console.print(f"written {out}")
+
+
 @app.command()
 def run(data_dir: Path = typer.Option(Path(".data"), envvar="TESSERA_DATA_DIR")) -> None:
     """Start NATS, PostgreSQL and the four services locally (what ``make run`` does)."""
