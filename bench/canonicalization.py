@@ -1,0 +1,108 @@
+"""Benchmark RDFC-1.0 canonicalization (pyld vs pyoxigraph) and Data Integrity sign/verify.
+
+Usage (from the repository root):
+    uv run python bench/canonicalization.py                 # 300 credentials
+    uv run python bench/canonicalization.py --count 5000    # thousands, same generator as the tests
+
+Prints one JSON object. Credentials come from the test corpus generator (OB 3.0 shaped, unicode,
+numbers, arrays, anonymous objects); every run also re-checks that both engines agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tessera_credential.proofs import (  # noqa: E402
+    EDDSA_JCS_2022,
+    EDDSA_RDFC_2022,
+    Ed25519Multikey,
+    add_proof,
+    canonicalize,
+    canonicalize_oxigraph,
+    canonicalize_pyld,
+    check_signable,
+    jcs,
+    resolve_did_key,
+    verify_document,
+    verify_signature,
+)
+from tessera_credential.proofs.contexts import DEFAULT_LOADER  # noqa: E402
+from tessera_credential.proofs.jsonld_document import scan_document  # noqa: E402
+from tests.credential.unit.proofs_testdata import generate_ob3_credentials  # noqa: E402
+
+
+def per_item_ms(function: Callable[[Any], Any], items: list[Any]) -> float:
+    started = time.perf_counter()
+    for item in items:
+        function(item)
+    return round((time.perf_counter() - started) * 1000 / len(items), 3)
+
+
+def per_second(function: Callable[[Any], Any], items: list[Any]) -> float:
+    started = time.perf_counter()
+    for item in items:
+        function(item)
+    return round(len(items) / (time.perf_counter() - started), 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=300, help="credentials to canonicalize per engine")
+    parser.add_argument("--sign-count", type=int, default=200, help="credentials to sign/verify per suite")
+    parser.add_argument("--seed", type=int, default=20240501)
+    args = parser.parse_args()
+
+    docs = generate_ob3_credentials(args.count, args.seed)
+    for doc in docs[:5]:  # warm caches (pyld resolved contexts, vendored files)
+        canonicalize_pyld(doc), canonicalize_oxigraph(doc)
+
+    json_terms = DEFAULT_LOADER.json_literal_terms()
+    identical = sum(canonicalize_oxigraph(d) == canonicalize_pyld(d) for d in docs)
+    fast_path = sum(scan_document(d, json_terms).fast_path_ok for d in docs)
+    key = Ed25519Multikey.generate()
+    sign_docs = docs[: args.sign_count]
+    results: dict[str, Any] = {
+        "credentials": len(docs),
+        "mean_credential_bytes": round(sum(len(json.dumps(d, ensure_ascii=False).encode()) for d in docs) / len(docs)),
+        "engines_identical": f"{identical}/{len(docs)}",
+        "fast_path_share": round(fast_path / len(docs), 3),
+        "ms_per_credential": {
+            "pyld_rdfc": per_item_ms(canonicalize_pyld, docs),
+            "pyoxigraph_rdfc": per_item_ms(canonicalize_oxigraph, docs),
+            "production_rdfc": per_item_ms(canonicalize, docs),
+            "production_rdfc_with_guard": per_item_ms(lambda d: canonicalize(d, require_signable=True), docs),
+            "guard_pyld_engine": per_item_ms(lambda d: check_signable(d, engine="pyld"), docs),
+            "jcs": per_item_ms(jcs, docs),
+        },
+    }
+    for suite in (EDDSA_RDFC_2022, EDDSA_JCS_2022):
+        started = time.perf_counter()
+        signed = [add_proof(d, key, cryptosuite=suite) for d in sign_docs]
+        results[f"{suite}_sign_per_second"] = round(len(signed) / (time.perf_counter() - started), 1)
+        started = time.perf_counter()
+        outcomes = [verify_document(d, resolve_did_key).verified for d in signed]
+        results[f"{suite}_verify_per_second"] = round(len(signed) / (time.perf_counter() - started), 1)
+        if not all(outcomes):
+            raise SystemExit(f"{suite}: a freshly signed credential did not verify")
+    messages = [os.urandom(64) for _ in range(2000)]
+    signatures = [key.sign(m) for m in messages]
+    results["raw_ed25519_sign_per_second"] = per_second(key.sign, messages)
+    results["raw_ed25519_verify_per_second"] = per_second(
+        lambda i: verify_signature(key.public_key, signatures[i], messages[i]), list(range(len(messages))))
+    results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
