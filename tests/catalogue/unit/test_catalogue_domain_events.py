@@ -84,3 +84,8 @@ def test_rehydrating_from_parsed_events_gives_the_same_state(directory):
     rebuilt = MicroCredential.rehydrate("mc-1", parsed)
     assert rebuilt.status == "published"
     assert rebuilt.version_definition(1).title == {"en": "Data Ethics"}
+
+
+def test_internal_events_never_reach_the_outbox():
+    """Drafts and sign-off steps stay in the catalogue's store; partners see the published snapshot."""
+    assert all(not e.published for e in INTERNAL_EVENTS)

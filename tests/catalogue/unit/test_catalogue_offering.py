@@ -184,3 +184,27 @@ def test_scheduling_twice_is_a_conflict():
 
 def test_refund_policy_dates_are_part_of_the_terms():
     assert terms().refund_policy.rules[1].before == date(2026, 3, 15)
+
+
+@pytest.mark.parametrize(
+    ("academic_year", "starts_on", "ok"),
+    [
+        ("2025-2026", "2025-08-01", True),
+        ("2025-2026", "2026-02-09", True),  # a second-semester edition
+        ("2025-2026", "2026-07-31", True),
+        ("2025-2026", "2025-07-31", False),
+        ("2024-2025", "2025-09-22", False),
+    ],
+)
+def test_an_offering_starts_within_its_academic_year(academic_year, starts_on, ok):
+    changes = {"academic_year": academic_year, "starts_on": starts_on, "ends_on": "2026-12-31",
+               "enrolment": {"opens_on": "2025-05-01", "closes_on": "2025-07-15"}, "sessions": []}  # fmt: skip
+    if ok:
+        scheduled(**changes)
+        return
+    with pytest.raises(DomainError) as error:
+        scheduled(**changes)
+    assert error.value.problems == [
+        f"terms.starts_on: {starts_on} is not in academic year {academic_year} "
+        f"({academic_year[:4]}-08-01 - {int(academic_year[:4]) + 1}-07-31)"
+    ]

@@ -6,20 +6,23 @@ and date of issuing. They are reported as ``at_issuance`` and never block publis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 
 from tessera_catalogue.domain.draft import MicroCredentialDraft
-from tessera_shared.contract.catalogue import InstitutionProfile, PartnerRole
+from tessera_shared.contract.catalogue import MicroCredentialDefinition, PartnerRole
 
-Check = Callable[[MicroCredentialDraft, Mapping[str, InstitutionProfile]], bool]
+# The registered institutions: only membership is checked, so a directory mapping
+# (institution id -> profile) or a set of ids both work.
+Registered = Container[str]
+Check = Callable[[MicroCredentialDraft, Registered], bool]
 
 
 def _awarding(draft: MicroCredentialDraft) -> list[str]:
     return [p.institution_id for p in draft.partners if PartnerRole.AWARDING in p.roles]
 
 
-def _issuer_located(draft: MicroCredentialDraft, directory: Mapping[str, InstitutionProfile]) -> bool:
+def _issuer_located(draft: MicroCredentialDraft, directory: Registered) -> bool:
     awarding = _awarding(draft)
     return bool(awarding) and all(i in directory for i in awarding)
 
@@ -57,10 +60,18 @@ class AnnexICompleteness:
     def complete(self) -> bool:
         return not self.missing
 
+    def summary(self) -> dict[str, object]:
+        """JSON-ready: complete, present, missing, optional_present, at_issuance."""
+        return {
+            "complete": self.complete,
+            "present": list(self.present),
+            "missing": list(self.missing),
+            "optional_present": list(self.optional_present),
+            "at_issuance": list(self.at_issuance),
+        }
 
-def annex_i_completeness(
-    draft: MicroCredentialDraft, directory: Mapping[str, InstitutionProfile]
-) -> AnnexICompleteness:
+
+def annex_i_completeness(draft: MicroCredentialDraft, directory: Registered) -> AnnexICompleteness:
     present = tuple(name for name, (_, ok) in MANDATORY.items() if ok(draft, directory))
     return AnnexICompleteness(
         present=present,
@@ -69,6 +80,13 @@ def annex_i_completeness(
     )
 
 
-def annex_i_problems(draft: MicroCredentialDraft, directory: Mapping[str, InstitutionProfile]) -> list[str]:
+def annex_i_problems(draft: MicroCredentialDraft, directory: Registered) -> list[str]:
     report = annex_i_completeness(draft, directory)
     return [f"{MANDATORY[name][0]}: Annex I element '{name}' is missing" for name in report.missing]
+
+
+def published_completeness(definition: MicroCredentialDefinition) -> AnnexICompleteness:
+    """The report for a published snapshot: its partners were registered institutions when it was
+    published (their name and country are part of the snapshot)."""
+    draft = MicroCredentialDraft.model_validate(definition.model_dump(exclude={"criteria_narrative"}))
+    return annex_i_completeness(draft, {p.institution_id for p in definition.partners})

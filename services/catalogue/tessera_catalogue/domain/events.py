@@ -1,6 +1,7 @@
 """Domain events the catalogue records internally while a version is drafted and signed off.
 
-They are not part of the public contract (partners see only the published snapshot), but they are
+They are not part of the public contract (partners see only the published snapshot): declared
+``internal=True``, they stay in the catalogue's event store and never reach the outbox. They are
 stored, so they follow the same naming and versioning rules. The published, retired, scheduled ...
 events are the contract's own classes (``tessera_shared.contract.catalogue``).
 """
@@ -50,58 +51,58 @@ class _PartnerRejected(_Step):
 _MC = "tessera.catalogue.micro-credential"
 
 
-class MicroCredentialDrafted(_Drafted, type=f"{_MC}.drafted", version=1):
+class MicroCredentialDrafted(_Drafted, type=f"{_MC}.drafted", version=1, internal=True):
     micro_credential_id: str
     content: MicroCredentialDraft
 
 
-class MicroCredentialDraftEdited(_Edited, type=f"{_MC}.draft-edited", version=1):
+class MicroCredentialDraftEdited(_Edited, type=f"{_MC}.draft-edited", version=1, internal=True):
     micro_credential_id: str
     content: MicroCredentialDraft
 
 
-class MicroCredentialProposed(_Proposed, type=f"{_MC}.proposed", version=1):
+class MicroCredentialProposed(_Proposed, type=f"{_MC}.proposed", version=1, internal=True):
     micro_credential_id: str
 
 
-class MicroCredentialProposalWithdrawn(_ProposalWithdrawn, type=f"{_MC}.proposal-withdrawn", version=1):
+class MicroCredentialProposalWithdrawn(_ProposalWithdrawn, type=f"{_MC}.proposal-withdrawn", version=1, internal=True):
     micro_credential_id: str
 
 
-class MicroCredentialPartnerApproved(_PartnerApproved, type=f"{_MC}.partner-approved", version=1):
+class MicroCredentialPartnerApproved(_PartnerApproved, type=f"{_MC}.partner-approved", version=1, internal=True):
     micro_credential_id: str
 
 
-class MicroCredentialPartnerRejected(_PartnerRejected, type=f"{_MC}.partner-rejected", version=1):
+class MicroCredentialPartnerRejected(_PartnerRejected, type=f"{_MC}.partner-rejected", version=1, internal=True):
     micro_credential_id: str
 
 
 _PW = "tessera.catalogue.pathway"
 
 
-class PathwayDrafted(_Drafted, type=f"{_PW}.drafted", version=1):
+class PathwayDrafted(_Drafted, type=f"{_PW}.drafted", version=1, internal=True):
     pathway_id: str
     content: PathwayDraft
 
 
-class PathwayDraftEdited(_Edited, type=f"{_PW}.draft-edited", version=1):
+class PathwayDraftEdited(_Edited, type=f"{_PW}.draft-edited", version=1, internal=True):
     pathway_id: str
     content: PathwayDraft
 
 
-class PathwayProposed(_Proposed, type=f"{_PW}.proposed", version=1):
+class PathwayProposed(_Proposed, type=f"{_PW}.proposed", version=1, internal=True):
     pathway_id: str
 
 
-class PathwayProposalWithdrawn(_ProposalWithdrawn, type=f"{_PW}.proposal-withdrawn", version=1):
+class PathwayProposalWithdrawn(_ProposalWithdrawn, type=f"{_PW}.proposal-withdrawn", version=1, internal=True):
     pathway_id: str
 
 
-class PathwayPartnerApproved(_PartnerApproved, type=f"{_PW}.partner-approved", version=1):
+class PathwayPartnerApproved(_PartnerApproved, type=f"{_PW}.partner-approved", version=1, internal=True):
     pathway_id: str
 
 
-class PathwayPartnerRejected(_PartnerRejected, type=f"{_PW}.partner-rejected", version=1):
+class PathwayPartnerRejected(_PartnerRejected, type=f"{_PW}.partner-rejected", version=1, internal=True):
     pathway_id: str
 
 

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from tessera_shared.contract.catalogue import MicroCredentialDefinition
 from tessera_shared.contract.terms import OfferingTerms, PerEctsTariff
-from tessera_shared.contract.values import Semester
+from tessera_shared.contract.values import Semester, academic_year_start
+
+
+def academic_year_bounds(academic_year: str) -> tuple[date, date]:
+    """The consortium's academic year runs from 1 August to 31 July (room for August starts)."""
+    start = academic_year_start(academic_year)
+    return date(start, 8, 1), date(start + 1, 7, 31)
 
 
 def _date_problems(terms: OfferingTerms) -> list[str]:
     problems: list[str] = []
+    first, last = academic_year_bounds(terms.academic_year)
+    if not first <= terms.starts_on <= last:
+        problems.append(
+            f"terms.starts_on: {terms.starts_on} is not in academic year {terms.academic_year} ({first} - {last})"
+        )
     window = terms.enrolment
     if terms.ends_on <= terms.starts_on:
         problems.append(f"terms.ends_on: {terms.ends_on} is not after starts_on {terms.starts_on}")

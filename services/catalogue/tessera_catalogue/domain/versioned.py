@@ -81,6 +81,10 @@ class Versioned(Aggregate, Generic[C, P]):
         coordinator = actor.institution_id
         self._step(ev._Drafted, version=1, coordinator_id=coordinator, content=content, by=actor.user_id)
 
+    def start_draft(self, actor: Actor, content: C) -> None:
+        """Draft version 1; the actor's institution becomes the coordinator."""
+        self._start(actor, content)
+
     def edit(self, actor: Actor, content: C, expected_version: int | None = None) -> None:
         """Replace the open draft, or open draft N+1 when version N is published.
 

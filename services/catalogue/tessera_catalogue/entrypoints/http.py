@@ -1,5 +1,5 @@
-"""HTTP API of the catalogue service."""
+"""HTTP API of the catalogue service: the command API (bearer token) and the public catalogue."""
 
-from fastapi import APIRouter
+from tessera_catalogue.entrypoints import commands, public
 
-router = APIRouter()
+routers = (commands.router, public.router)
