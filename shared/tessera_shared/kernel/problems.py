@@ -55,6 +55,17 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts)
 
 
+def domain_errors(exc: DomainError) -> list[dict[str, str]]:
+    """One ``{"field", "message"}`` per problem (problems read ``"field.path: message"``)."""
+    errors: list[dict[str, str]] = []
+    for item in exc.problems:
+        field, sep, message = item.partition(": ")
+        errors.append({"field": field, "message": message} if sep else {"field": "", "message": item})
+    if not errors and exc.field:
+        errors.append({"field": exc.field, "message": str(exc)})
+    return errors
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -64,8 +75,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        errors = [{"field": exc.field, "message": str(exc)}] if exc.field else None
-        return problem(exc.status, str(exc), instance=request.url.path, errors=errors, problems=exc.problems or None)
+        return problem(
+            exc.status,
+            str(exc),
+            instance=request.url.path,
+            errors=domain_errors(exc) or None,
+            problems=exc.problems or None,
+        )
 
     @app.exception_handler(UnknownEventType)
     async def _unknown_type(request: Request, exc: UnknownEventType) -> JSONResponse:

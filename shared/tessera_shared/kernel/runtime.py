@@ -63,6 +63,7 @@ class Runtime:
         self.consumers: list[Consumer] = []
         self.projections: ProjectionRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stoppers: list[Callable[[], None]] = []
 
     @property
     def source(self) -> str:
@@ -147,6 +148,16 @@ class Runtime:
             if self.definition.projections:
                 self._spawn("projections", self.projections.run)
 
+    def spawn(self, name: str, run: Callable[[], Awaitable[None]], stop: Callable[[], None] | None = None) -> None:
+        """Run a background loop for the service's lifetime (restarted if it crashes).
+
+        ``stop`` asks the loop to finish; it is called on shutdown before waiting for the task.
+        Services add their own loops (e.g. a clock, an issuance worker) from an ``on_start`` hook.
+        """
+        if stop is not None:
+            self._stoppers.append(stop)
+        self._spawn(name, run)
+
     def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         async def guarded() -> None:
             while True:  # a crashed background loop is logged and restarted, never silently gone
@@ -168,6 +179,8 @@ class Runtime:
             c.stop()
         if self.projections:
             self.projections.stop()
+        for stop in self._stoppers:
+            stop()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=5)
             for t in pending:

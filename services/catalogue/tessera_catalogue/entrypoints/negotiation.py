@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 
 from tessera_shared.contract.values import normalise_language_tag
 from tessera_shared.kernel.aggregate import DomainError
-from tessera_shared.kernel.problems import problem
 
 
 def preferred_languages(header: str | None) -> list[str]:
@@ -73,22 +72,3 @@ def command_response(view: dict[str, Any], *, status: int = 200, location: str |
     if location:
         headers["Location"] = location
     return JSONResponse(view, status_code=status, headers=headers)
-
-
-async def domain_problem(request: Request, exc: Exception) -> JSONResponse:
-    """The kernel's problem+json for a domain refusal, plus ``errors`` naming the field of *each*
-    problem (``"workload.ects: …"`` -> ``{"field": "workload.ects", "message": "…"}``)."""
-    assert isinstance(exc, DomainError)
-    errors: list[dict[str, str]] = []
-    for item in exc.problems:
-        field, sep, message = item.partition(": ")
-        errors.append({"field": field, "message": message} if sep else {"field": "", "message": item})
-    if not errors and exc.field:
-        errors.append({"field": exc.field, "message": str(exc)})
-    return problem(
-        exc.status,
-        str(exc),
-        instance=request.url.path,
-        errors=errors or None,
-        problems=exc.problems or None,
-    )
