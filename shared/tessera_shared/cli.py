@@ -97,6 +97,39 @@ def contract_export(out: Path = typer.Option(Path("docs/contract"), "--out")) ->
     console.print(f"schemas written to {out}")
 
 
+@app.command()
+def status(
+    key: Path = typer.Option(Path(".data/keys/operator-private.pem"), help="operator private key"),
+    base: str = typer.Option("http://127.0.0.1", help="where the services listen"),
+) -> None:
+    """Relay lag, consumer lag, dead letters and last event of every service."""
+    import httpx
+    from rich.table import Table
+
+    from tessera_shared.launcher import SERVICES
+
+    bearer = auth.mint_token(key.read_bytes(), subject="tessera-cli", roles=["operator"], ttl_seconds=60)
+    table = Table("service", "relay unpublished", "consumer lag", "dead letters", "last event")
+    for name, port in SERVICES.items():
+        try:
+            r = httpx.get(f"{base}:{port}/admin/status", headers={"Authorization": f"Bearer {bearer}"}, timeout=5)
+            r.raise_for_status()
+            st = r.json()
+        except httpx.HTTPError as exc:
+            table.add_row(name, f"unreachable ({type(exc).__name__})", "", "", "")
+            continue
+        lags = ", ".join(f"{k}={v.get('lag', v.get('error'))}" for k, v in st["consumers"].items())
+        last = st["last_event"]
+        table.add_row(
+            name,
+            str(st["relay"]["unpublished"]),
+            lags or "-",
+            str(sum(st["dead_letters"].values())),
+            f"{last['event_type']} @ {last['recorded_at']}" if last else "-",
+        )
+    console.print(table)
+
+
 @app.command("nats-permissions")
 def nats_permissions(
     out: Path = typer.Option(Path("deploy/nats/permissions.conf"), "--out"),

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tessera_shared.contract.base import model_for, registered_types
 from tessera_shared.kernel import context, problems
-from tessera_shared.kernel.auth import TokenVerifier, load_public_key, public
+from tessera_shared.kernel.auth import Principal, TokenVerifier, load_public_key, public, require
 from tessera_shared.kernel.logging import configure as configure_logging
 from tessera_shared.kernel.runtime import Runtime, ServiceDefinition
 
@@ -74,6 +74,11 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         if runtime.relay is not None:
             await runtime.relay.lag()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/admin/status", tags=["operations"])
+    async def status(principal: Principal = Depends(require("operator"))) -> dict[str, Any]:
+        """Relay lag, consumer lag, open dead letters and the last event (``tessera status``)."""
+        return await runtime.status()
 
     @app.get("/contract/schemas/{event_type}", tags=["contract"], openapi_extra=public())
     async def event_schema(event_type: str) -> dict[str, Any]:

@@ -194,6 +194,35 @@ class Runtime:
         if self.pool is not None:
             await self.pool.close()
 
+    async def status(self) -> dict[str, Any]:
+        """What an operator watches: relay lag, consumer lag, dead letters, the last event."""
+        assert self.pool is not None
+        async with self.pool.acquire() as conn:
+            last = await conn.fetchrow(
+                "SELECT global_position, event_type, recorded_at FROM events ORDER BY global_position DESC LIMIT 1"
+            )
+            dead = await conn.fetch(
+                "SELECT consumer, count(*) AS n FROM dead_letters WHERE redriven_at IS NULL GROUP BY consumer"
+            )
+        relay_lag, relay_age = await self.relay.lag() if self.relay else (0, 0.0)
+        consumers: dict[str, Any] = {}
+        for c in self.consumers:
+            try:
+                consumers[c.name] = {"lag": await c.lag(), "ready": c.ready}
+            except Exception as exc:
+                consumers[c.name] = {"error": type(exc).__name__, "ready": c.ready}
+        return {
+            "service": self.name,
+            "relay": {
+                "active": bool(self.relay and self.relay.active),
+                "unpublished": relay_lag,
+                "oldest_unpublished_seconds": round(relay_age, 3),
+            },
+            "consumers": consumers,
+            "dead_letters": {r["consumer"]: r["n"] for r in dead},
+            "last_event": dict(last) if last else None,
+        }
+
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}
         try:

@@ -111,6 +111,13 @@ async def test_event_crosses_services_with_its_correlation_id(servers, namespace
                         break
                     await asyncio.sleep(0.05)
                 assert row is not None and row["n"] == 7 and row["correlation"] == "corr-42"
+                operator = mint_token(PRIVATE, subject="op", roles=["operator"])
+                status = await c.get("/admin/status", headers={"Authorization": f"Bearer {operator}"})
+                assert status.status_code == 200, status.text
+                body = status.json()
+                assert body["consumers"]["tester--kerneltest"]["ready"] is True
+                assert body["dead_letters"] == {} and body["last_event"] is None  # the consumer stores no events
+                assert (await c.get("/admin/status", headers={"Authorization": f"Bearer {token}"})).status_code == 403
                 metrics = (await p.get("/metrics")).text
                 assert 'tessera_events_published_total{service="kerneltest"}' in metrics
                 problem = await p.post(
