@@ -13,7 +13,7 @@ class EnrolmentSettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8102"
     consent_terms_version: str = Field(
         default="2025-1",
-        description="the data-sharing terms learners accept when enrolling; a request naming another version is refused",
+        description="the data-sharing terms learners accept when enrolling; requests naming another are refused",
     )
     timezone: str = Field(
         default="Europe/Brussels", description="the consortium's calendar: enrolment windows and refund dates"

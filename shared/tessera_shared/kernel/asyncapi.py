@@ -20,9 +20,11 @@ from tessera_shared.kernel.runtime import ServiceDefinition
 
 
 def _documenting_handler(model: type[Event]) -> Any:
-    async def handler(body: model) -> None:  # type: ignore[valid-type]
+    async def handler(body: Any) -> None:
         """Documentation only: the kernel's consumer runs the real handler."""
 
+    # Real annotations (not strings) so FastStream's pydantic model of the payload resolves.
+    handler.__annotations__ = {"body": model, "return": None}
     handler.__name__ = model.__name__
     return handler
 

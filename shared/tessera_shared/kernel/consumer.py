@@ -139,11 +139,20 @@ class Consumer:
     def nak_delay(self, deliveries: int) -> float:
         return float(min(self.backoff_seconds * 2 ** max(deliveries - 1, 0), self.backoff_max_seconds))
 
-    async def provision(self) -> None:
-        await provision_subscription(self.js, self.spec.subscription, self.namespace, self.spec.policy)
+    async def provision(self) -> bool:
+        """Create/update the durable; a missing source stream is waited for until :meth:`stop`."""
+        return await provision_subscription(
+            self.js,
+            self.spec.subscription,
+            self.namespace,
+            self.spec.policy,
+            wait_seconds=None,
+            stopping=self._stopping,
+        )
 
     async def run(self) -> None:
-        await self.provision()
+        if not await self.provision():
+            return
         psub = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
         self.ready = True
         log.info("consumer started", consumer=self.name, durable=self.durable)

@@ -8,6 +8,7 @@ idempotent: an existing stream or consumer is updated to the declared configurat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 import nats
@@ -116,17 +117,35 @@ async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerCon
 
 
 async def provision_subscription(
-    js: JetStreamContext, sub: Subscription, namespace: str, policy: ConsumerPolicy, *, wait_seconds: float = 60.0
-) -> None:
-    """Create ``sub``'s durable consumer, waiting for the source's owner to create its stream."""
+    js: JetStreamContext,
+    sub: Subscription,
+    namespace: str,
+    policy: ConsumerPolicy,
+    *,
+    wait_seconds: float | None = 60.0,
+    stopping: asyncio.Event | None = None,
+) -> bool:
+    """Create ``sub``'s durable consumer, waiting for the source's owner to create its stream.
+
+    Waits ``wait_seconds`` (``None``: until ``stopping`` is set); returns False if stopped first.
+    """
     stream = stream_name(sub.source, namespace)
-    deadline = asyncio.get_running_loop().time() + wait_seconds
-    while True:
+    loop = asyncio.get_running_loop()
+    deadline = None if wait_seconds is None else loop.time() + wait_seconds
+    logged = False
+    while stopping is None or not stopping.is_set():
         try:
             await ensure_consumer(js, stream, consumer_config(sub, namespace, policy))
-            return
+            return True
         except NotFoundError:
-            if asyncio.get_running_loop().time() > deadline:
+            if deadline is not None and loop.time() > deadline:
                 raise
-            log.info("waiting for stream", stream=stream)
-            await asyncio.sleep(0.5)
+            if not logged:
+                log.info("waiting for stream", stream=stream)
+                logged = True
+            if stopping is None:
+                await asyncio.sleep(0.5)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=0.5)
+    return False

@@ -19,6 +19,7 @@ from tessera_shared.kernel import db
 from tessera_shared.kernel.asyncapi import asyncapi_json
 from tessera_shared.kernel.consumer import list_dead_letters
 from tessera_shared.kernel.logging import configure as configure_logging
+from tessera_shared.kernel.nats import provision_subscription
 from tessera_shared.kernel.runtime import Runtime, ServiceDefinition
 
 Build = Callable[[], ServiceDefinition]
@@ -76,8 +77,9 @@ def make_cli(build: Build, create_app_path: str) -> typer.Typer:
         """Create/update this service's stream and its durable consumers."""
 
         async def work(rt: Runtime) -> None:
-            for c in rt.consumers:
-                await c.provision()
+            assert rt.js is not None
+            for c in rt.consumers:  # fails after a minute if a source stream never appears
+                await provision_subscription(rt.js, c.spec.subscription, c.namespace, c.spec.policy)
 
         asyncio.run(_with_runtime(build, work))
         console.print("provisioned")
