@@ -6,6 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from tessera_assessment.adapters.records import RecordsProjection
+from tessera_assessment.application import catalogue_events, enrolment_events
 from tessera_assessment.config import AssessmentSettings
 from tessera_assessment.entrypoints import http
 from tessera_shared.kernel.app import create_app as create_service_app
@@ -20,6 +22,8 @@ def build(settings: AssessmentSettings | None = None) -> ServiceDefinition:
         settings=settings,
         migrations=Path(__file__).parent / "migrations",
         routers=[http.router],
+        consumers=[catalogue_events.consumer(), enrolment_events.consumer()],
+        projections=[RecordsProjection()],
     )
 
 

@@ -1,0 +1,260 @@
+"""Persistence of ComponentResults records: batched loading from the event store, the read models
+``records`` and ``results``, and the projection that rebuilds them.
+
+The read models are written from the *aggregate state* in the command's own transaction
+(read-your-writes; one statement per table however many records a bulk upload touched).
+Each row carries the stream version it reflects and an upsert only ever moves it forward, so the
+projection ``assessment-records`` — which the kernel's runner applies after commit and ``tessera
+assessment rebuild`` replays from scratch — finds the rows current and leaves them alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from tessera_assessment.domain.grading import GradeResult
+from tessera_assessment.domain.result import AttendanceEntry, ComponentResults, ResultEntry, Withdrawal
+from tessera_shared.contract.assessment import AttendanceRecorded, ResultCorrected, ResultRecorded, ResultWithdrawn
+from tessera_shared.contract.base import parse_data
+from tessera_shared.kernel.db import Conn
+from tessera_shared.kernel.eventstore import StoredEvent
+from tessera_shared.kernel.projections import Projection
+
+RESULT_EVENT_TYPES = tuple(t.event_type for t in (ResultRecorded, ResultCorrected, ResultWithdrawn, AttendanceRecorded))
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+async def load_records(conn: Conn, stream_ids: Iterable[str]) -> dict[str, ComponentResults]:
+    """Rehydrate many records in one query (the batched form of ``EventStore.load``); a stream
+    without events gives an empty record."""
+    ids = sorted(set(stream_ids))
+    rows = await conn.fetch(
+        """SELECT stream_id, event_type, data FROM events
+           WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version""",
+        ids,
+    )
+    history: dict[str, list[Any]] = {sid: [] for sid in ids}
+    for r in rows:
+        history[r["stream_id"]].append(parse_data(r["event_type"], r["data"]))
+    return {sid: ComponentResults.rehydrate(sid, events) for sid, events in history.items()}
+
+
+async def load_record(conn: Conn, stream_id: str) -> ComponentResults:
+    return (await load_records(conn, [stream_id]))[stream_id]
+
+
+# --- saving ------------------------------------------------------------------------------------
+
+
+def _grade(grade: GradeResult) -> dict[str, Any]:
+    return {
+        "grade": grade.native,
+        "scheme_id": grade.scheme_id,
+        "scheme_kind": grade.scheme_kind,
+        "normalised_score": grade.normalised_score,
+        "passed": grade.passed,
+    }
+
+
+def _status(entry: ResultEntry, effective: ResultEntry | None) -> str:
+    if entry.withdrawn:
+        return "withdrawn"
+    return "effective" if effective is not None and effective.result_id == entry.result_id else "superseded"
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A record as it stands after ``version`` events (the version its rows will carry)."""
+
+    record: ComponentResults
+    version: int
+
+
+def _withdrawal(w: Withdrawal) -> dict[str, str]:
+    return {"reason": w.reason, "withdrawn_by": w.withdrawn_by, "withdrawn_by_institution": w.withdrawn_by_institution}
+
+
+def result_row(record: ComponentResults, entry: ResultEntry, effective: ResultEntry | None = None) -> dict[str, Any]:
+    """One result as the ``results`` table and the API show it (``effective``: ``record.effective``,
+    when the caller has it at hand)."""
+    effective = effective or record.effective
+    key = record.key
+    assert key is not None
+    w = entry.withdrawal
+    return {
+        "result_id": entry.result_id,
+        "learner_id": key.learner_id,
+        "offering_id": key.offering_id,
+        "component_code": key.component_code,
+        "micro_credential_id": key.micro_credential_id,
+        "micro_credential_version": key.micro_credential_version,
+        "attempt": entry.attempt,
+        "grade": entry.grade.native,
+        "scheme_id": entry.grade.scheme_id,
+        "scheme_kind": entry.grade.scheme_kind,
+        "normalised_score": entry.grade.normalised_score,
+        "passed": entry.grade.passed,
+        "assessed_on": entry.assessed_on,
+        "assessor_id": entry.assessor_id,
+        "assessor_institution": entry.assessor_institution,
+        "remarks": entry.remarks,
+        "status": _status(entry, effective),
+        "original": _grade(entry.original_grade),
+        "corrections": [
+            {
+                "reason": c.reason,
+                "corrected_by": c.corrected_by,
+                "corrected_by_institution": c.corrected_by_institution,
+                "previous": {**_grade(c.previous_grade), "assessed_on": c.previous_assessed_on.isoformat()},
+                "corrected": {**_grade(c.grade), "assessed_on": c.assessed_on.isoformat()},
+                "remarks": c.remarks,
+            }
+            for c in entry.corrections
+        ],
+        "withdrawal": None
+        if w is None
+        else {
+            "reason": w.reason,
+            "withdrawn_by": w.withdrawn_by,
+            "withdrawn_by_institution": w.withdrawn_by_institution,
+        },
+    }
+
+
+_RESULT_COLUMNS = (
+    "result_id", "stream_id", "learner_id", "offering_id", "component_code", "micro_credential_id",
+    "micro_credential_version", "attempt", "grade", "scheme_id", "scheme_kind", "normalised_score", "passed",
+    "assessed_on", "assessor_id", "assessor_institution", "remarks", "status", "original", "corrections",
+    "withdrawal", "record_version",
+)  # fmt: skip
+_RESULT_UPDATES = (
+    "grade", "scheme_id", "scheme_kind", "normalised_score", "passed", "assessed_on", "remarks", "status",
+    "corrections", "withdrawal", "record_version",
+)  # fmt: skip
+_RECORD_COLUMNS = (
+    "stream_id", "learner_id", "offering_id", "component_code", "micro_credential_id", "micro_credential_version",
+    "version", "effective_result_id", "attendance_percentage", "attendance_period_start", "attendance_period_end",
+    "attendance_history",
+)  # fmt: skip
+_RECORD_UPDATES = _RECORD_COLUMNS[6:]
+
+
+def _upsert(table: str, columns: tuple[str, ...], key: str, updates: tuple[str, ...], guard: str) -> str:
+    """One statement for all rows: they travel as one JSON array that PostgreSQL unpacks
+    (``json_populate_recordset``) — far cheaper than a bound array per column."""
+    names = ", ".join(columns)
+    return f"""
+        INSERT INTO {table} ({names})
+        SELECT {names} FROM json_populate_recordset(NULL::{table}, $1::text::json)
+        ON CONFLICT ({key}) DO UPDATE
+           SET {", ".join(f"{c} = EXCLUDED.{c}" for c in updates)}, updated_at = clock_timestamp()
+         WHERE {guard}"""
+
+
+_UPSERT_RECORDS = _upsert(
+    "records", _RECORD_COLUMNS, "stream_id", _RECORD_UPDATES, "records.version < EXCLUDED.version"
+)
+_UPSERT_RESULTS = _upsert(
+    "results",
+    _RESULT_COLUMNS,
+    "result_id",
+    _RESULT_UPDATES,
+    "results.record_version < EXCLUDED.record_version AND results.stream_id = EXCLUDED.stream_id",
+)
+
+
+async def save_records(conn: Conn, saved: Sequence[Saved]) -> None:
+    """Upsert the ``records`` and ``results`` rows of ``saved``: two statements however many."""
+    saved = [s for s in saved if s.record.key is not None]
+    if not saved:
+        return
+    records: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for s in saved:
+        record, key = s.record, s.record.key
+        assert key is not None
+        effective, attendance = record.effective, record.attendance
+        records.append(
+            {
+                "stream_id": record.stream_id,
+                "learner_id": key.learner_id,
+                "offering_id": key.offering_id,
+                "component_code": key.component_code,
+                "micro_credential_id": key.micro_credential_id,
+                "micro_credential_version": key.micro_credential_version,
+                "version": s.version,
+                "effective_result_id": effective.result_id if effective else None,
+                "attendance_percentage": attendance.percentage if attendance else None,
+                "attendance_period_start": attendance.period_start if attendance else None,
+                "attendance_period_end": attendance.period_end if attendance else None,
+                "attendance_history": [attendance_view(a) for a in record.attendance_history],
+            }
+        )
+        for entry in record.results:
+            row = result_row(record, entry, effective)
+            row["stream_id"] = record.stream_id
+            row["record_version"] = s.version
+            results.append(row)
+    await conn.execute(_UPSERT_RECORDS, orjson.dumps(records).decode())
+    if results:
+        await conn.execute(_UPSERT_RESULTS, orjson.dumps(results).decode())
+
+
+def attendance_view(entry: AttendanceEntry) -> dict[str, Any]:
+    return {
+        "attendance_id": entry.attendance_id,
+        "percentage": entry.percentage,
+        "period_start": entry.period_start.isoformat(),
+        "period_end": entry.period_end.isoformat(),
+        "recorded_by": entry.recorded_by,
+        "recorded_by_institution": entry.recorded_by_institution,
+        "remarks": entry.remarks,
+    }
+
+
+class RecordsProjection(Projection):
+    """Rebuilds ``records`` and ``results`` from the event store (``tessera assessment rebuild``).
+
+    While the service runs, every command has already written the rows of its events, so the
+    runner finds them current: one query per window of 1,000 positions tells which events are
+    already reflected (valid for the runner's transaction: versions only grow, and a rebuild's
+    TRUNCATE waits for it). Any other event rehydrates its whole record and saves it; the record's
+    later events are then skipped by the version check."""
+
+    name = "assessment-records"
+    tables = ("results", "records")
+    event_types = RESULT_EVENT_TYPES
+    WINDOW = 1000
+
+    def __init__(self) -> None:
+        self._transaction: object | None = None  # the runner's connection proxy: new per batch
+        self._window = (0, 0)
+        self._reflected: set[int] = set()
+
+    async def _refresh(self, conn: Conn, position: int) -> None:
+        rows = await conn.fetch(
+            """SELECT e.global_position FROM events e JOIN records r ON r.stream_id = e.stream_id
+               WHERE e.global_position >= $1 AND e.global_position < $2 AND r.version >= e.stream_version""",
+            position,
+            position + self.WINDOW,
+        )
+        self._transaction, self._window = conn, (position, position + self.WINDOW)
+        self._reflected = {r["global_position"] for r in rows}
+
+    async def apply(self, conn: Conn, event: StoredEvent) -> None:
+        position = event.global_position
+        if conn is not self._transaction or not self._window[0] <= position < self._window[1]:
+            await self._refresh(conn, position)
+        if position in self._reflected:
+            return
+        current = await conn.fetchval("SELECT version FROM records WHERE stream_id = $1", event.stream_id)
+        if current is not None and current >= event.stream_version:
+            return
+        record = await load_record(conn, event.stream_id)
+        await save_records(conn, [Saved(record, record.version)])
