@@ -112,10 +112,13 @@ async def publish_events(
     nc = await connect(nats_url)
     js = nc.jetstream()
     ids: list[str] = []
+    ensured: set[str] = set()
     try:
         for event, subject in events:
             context_name = event.event_type.split(".")[1]
-            await ensure_stream(js, stream_config(context_name, namespace))
+            if context_name not in ensured:
+                await ensure_stream(js, stream_config(context_name, namespace))
+                ensured.add(context_name)
             event_id = str(uuid.uuid4())
             envelope = Envelope(
                 id=event_id,
