@@ -36,6 +36,14 @@ test-unit: install
 run: install
 	$(UV) run tessera run
 
+# Benchmarks report numbers (bench/results/<timestamp>.json + .png); they assert nothing.
+bench: install
+	$(UV) run python -m bench.run $(BENCH_ARGS)
+
+# The full resilience suite (kill -9, restarts, duplicates, poison); a small version runs in `make test`.
+chaos: install
+	$(UV) run pytest -m chaos tests/resilience $(PYTEST_ARGS)
+
 asyncapi: install
 	@mkdir -p docs/asyncapi
 	@for s in catalogue enrolment assessment credential; do $(UV) run tessera-$$s asyncapi > docs/asyncapi/$$s.json; done
