@@ -1,4 +1,9 @@
-"""Composition root of the credential service: the one place where its parts are wired together."""
+"""Composition root of the credential service: the one place where its parts are wired together.
+
+Part 1 (the awarding engine): three durable consumers (catalogue, enrolment, assessment) feed the
+engine; awards are published from the service's own event store through the outbox; the HTTP API
+serves awards and explanations. Part 2 (signing) hooks on ``issuance_queue`` (docs/awarding.md).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from tessera_credential.application.handlers import consumer_specs
 from tessera_credential.config import CredentialSettings
 from tessera_credential.entrypoints import http
 from tessera_shared.kernel.app import create_app as create_service_app
@@ -20,6 +26,7 @@ def build(settings: CredentialSettings | None = None) -> ServiceDefinition:
         settings=settings,
         migrations=Path(__file__).parent / "migrations",
         routers=[http.router],
+        consumers=consumer_specs(),
     )
 
 

@@ -1,0 +1,218 @@
+"""SQL of the decisions: awards, pathway awards, the latest evaluation per learner x offering and
+the issuance queue (the seam to part 2). Runs in the caller's transaction, under the learner lock.
+
+The partial unique indexes ``awards_one_active`` and ``pathway_awards_one_active`` are what makes
+an award exactly-once; these functions never check-then-insert around them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tessera_credential.domain.decision import ActiveAward, NewAward, Outcome
+from tessera_credential.domain.pathways import ActivePathwayAward, HeldAward, PathwayGrant, PathwayVersion
+from tessera_shared.contract.catalogue import PathwayDefinition
+from tessera_shared.contract.credential import GradeSummary
+from tessera_shared.contract.criteria import Explanation
+from tessera_shared.contract.values import ContractModel
+from tessera_shared.kernel.db import Conn
+
+
+class StaleAward(RuntimeError):
+    """An award changed under us although the learner lock was held: refuse, so the event is retried."""
+
+
+async def active_and_taken(
+    conn: Conn, learner_id: str, mc_id: str, version: int
+) -> tuple[ActiveAward | None, list[str]]:
+    rows = await conn.fetch(
+        """SELECT award_id::text, offering_id, status, grade_summary FROM awards
+           WHERE learner_id = $1 AND micro_credential_id = $2 AND micro_credential_version = $3
+           ORDER BY award_id""",
+        learner_id,
+        mc_id,
+        version,
+    )
+    active = next(
+        (
+            ActiveAward(r["award_id"], r["offering_id"], GradeSummary.model_validate(r["grade_summary"]))
+            for r in rows
+            if r["status"] == "active"
+        ),
+        None,
+    )
+    return active, [r["award_id"] for r in rows]
+
+
+def _json(model: ContractModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
+
+
+async def insert_award(conn: Conn, award: NewAward, awarded_event_id: str, caused_by: str) -> None:
+    await conn.execute(
+        """INSERT INTO awards (award_id, learner_id, micro_credential_id, micro_credential_version, offering_id,
+                               enrolment_id, status, awarded_at, explanation, grade_summary, supersedes,
+                               awarded_event_id, caused_by)
+           VALUES ($1::uuid, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10::uuid, $11::uuid, $12)""",
+        award.award_id,
+        award.learner_id,
+        award.micro_credential_id,
+        award.micro_credential_version,
+        award.offering_id,
+        award.enrolment_id,
+        award.awarded_at,
+        _json(award.explanation),
+        _json(award.grade_summary),
+        award.supersedes,
+        awarded_event_id,
+        caused_by,
+    )
+
+
+async def end_award(
+    conn: Conn, award_id: str, *, status: str, at: datetime, reason: str, superseded_by: str | None = None
+) -> None:
+    done = await conn.fetchval(
+        """UPDATE awards SET status = $2, ended_at = $3, end_reason = $4, superseded_by = $5::uuid
+           WHERE award_id = $1::uuid AND status = 'active' RETURNING 1""",
+        award_id,
+        status,
+        at,
+        reason,
+        superseded_by,
+    )
+    if not done:
+        raise StaleAward(f"award {award_id} is no longer active")
+
+
+async def save_evaluation(
+    conn: Conn,
+    learner_id: str,
+    offering_id: str,
+    *,
+    outcome: Outcome,
+    explanation: Explanation | None,
+    award_id: str | None,
+    cause_id: str,
+    cause_at: datetime,
+) -> None:
+    await conn.execute(
+        """UPDATE award_learner_offerings
+           SET outcome = $3, met = $4, explanation = $5, award_id = $6::uuid, evaluated_by = $7, evaluated_at = $8
+           WHERE learner_id = $1 AND offering_id = $2""",
+        learner_id,
+        offering_id,
+        outcome.value,
+        explanation.met if explanation is not None else False,
+        _json(explanation) if explanation is not None else None,
+        award_id,
+        cause_id,
+        cause_at,
+    )
+
+
+async def enqueue(conn: Conn, *, award_kind: str, action: str, award_id: str, event_id: str) -> None:
+    await conn.execute(
+        """INSERT INTO issuance_queue (award_kind, action, award_id, event_id)
+           VALUES ($1, $2, $3::uuid, $4::uuid) ON CONFLICT (event_id) DO NOTHING""",
+        award_kind,
+        action,
+        award_id,
+        event_id,
+    )
+
+
+# -------------------------------------------------------------------------------------- pathways
+
+
+async def held_awards(conn: Conn, learner_id: str) -> list[HeldAward]:
+    rows = await conn.fetch(
+        """SELECT award_id::text, micro_credential_id, awarded_event_id::text, awarded_at FROM awards
+           WHERE learner_id = $1 AND status = 'active' ORDER BY award_id""",
+        learner_id,
+    )
+    return [HeldAward(r["award_id"], r["micro_credential_id"], r["awarded_event_id"], r["awarded_at"]) for r in rows]
+
+
+async def pathways_with_members(conn: Conn, mc_ids: list[str]) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT pathway_id FROM award_pathways WHERE member_ids && $1::text[] ORDER BY pathway_id", mc_ids
+    )
+    return [r["pathway_id"] for r in rows]
+
+
+async def pathway_versions(conn: Conn, pathway_id: str) -> list[PathwayVersion]:
+    rows = await conn.fetch(
+        "SELECT version, definition, published_at FROM award_pathways WHERE pathway_id = $1 ORDER BY version",
+        pathway_id,
+    )
+    versions = []
+    for r in rows:
+        definition = PathwayDefinition.model_validate(r["definition"])
+        versions.append(
+            PathwayVersion(
+                pathway_id=pathway_id,
+                version=r["version"],
+                rule=definition.rule,
+                members=definition.members,
+                published_at=r["published_at"],
+            )
+        )
+    return versions
+
+
+async def learners_holding(conn: Conn, mc_ids: list[str]) -> list[str]:
+    rows = await conn.fetch(
+        """SELECT DISTINCT learner_id FROM awards WHERE status = 'active' AND micro_credential_id = ANY($1::text[])
+           ORDER BY learner_id""",
+        mc_ids,
+    )
+    return [r["learner_id"] for r in rows]
+
+
+async def active_pathway_award(
+    conn: Conn, learner_id: str, pathway_id: str
+) -> tuple[ActivePathwayAward | None, list[str]]:
+    rows = await conn.fetch(
+        """SELECT award_id::text, pathway_version, status FROM pathway_awards
+           WHERE learner_id = $1 AND pathway_id = $2 ORDER BY award_id""",
+        learner_id,
+        pathway_id,
+    )
+    active = next(
+        (ActivePathwayAward(r["award_id"], pathway_id, r["pathway_version"]) for r in rows if r["status"] == "active"),
+        None,
+    )
+    return active, [r["award_id"] for r in rows]
+
+
+async def insert_pathway_award(
+    conn: Conn, learner_id: str, grant: PathwayGrant, awarded_event_id: str, caused_by: str
+) -> None:
+    await conn.execute(
+        """INSERT INTO pathway_awards (award_id, learner_id, pathway_id, pathway_version, status,
+                                       constituent_award_ids, explanation, awarded_at, awarded_event_id, caused_by)
+           VALUES ($1::uuid, $2, $3, $4, 'active', $5::uuid[], $6, $7, $8::uuid, $9)""",
+        grant.award_id,
+        learner_id,
+        grant.pathway_id,
+        grant.pathway_version,
+        list(grant.constituent_award_ids),
+        _json(grant.explanation),
+        grant.awarded_at,
+        awarded_event_id,
+        caused_by,
+    )
+
+
+async def revoke_pathway_award(conn: Conn, award_id: str, at: datetime, reason: str) -> None:
+    done = await conn.fetchval(
+        """UPDATE pathway_awards SET status = 'revoked', revoked_at = $2, revocation_reason = $3
+           WHERE award_id = $1::uuid AND status = 'active' RETURNING 1""",
+        award_id,
+        at,
+        reason,
+    )
+    if not done:
+        raise StaleAward(f"pathway award {award_id} is no longer active")

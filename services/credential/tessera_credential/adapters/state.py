@@ -1,0 +1,409 @@
+"""SQL of the engine's inputs: what the other contexts' events told us, and the learner lock.
+
+Every function runs in the caller's transaction (the consumer's batch transaction). Writes that
+depend on what is stored (ordering guards) are only correct under the learner lock, which the
+application takes first (:func:`lock_learner`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from tessera_credential.domain.ordering import EnrolmentStatus, Position
+from tessera_credential.domain.standing import (
+    ComponentStanding,
+    EnrolmentStanding,
+    LearnerOffering,
+    PinnedOffering,
+    ResultEventRecord,
+    contributing_events,
+)
+from tessera_shared.contract.assessment import EffectiveResult
+from tessera_shared.contract.criteria import AwardCriteria
+from tessera_shared.kernel.db import Conn
+
+# ------------------------------------------------------------------------------------ the lock
+
+
+# Transaction-level advisory lock between catalogue *definitions* (offerings, pathways) and learner
+# decisions. Learner decisions hold it shared; a handler that adds a definition and then looks for
+# the learners it concerns holds it exclusively. Without it the two can miss each other: the
+# definition's handler does not see a learner whose first facts are still uncommitted, and that
+# learner's evaluation does not see the uncommitted definition; nobody would evaluate them together.
+# Always taken before any learner lock, so it adds no lock-order cycle. (Kernel keys: 0x7E55E4A0
+# migrations, 0x0B7B0C5 relay.)
+_DEFINITIONS_LOCK = 0x7E55A3A7
+
+
+async def lock_definitions(conn: Conn, *, exclusive: bool) -> None:
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await conn.execute(f"SELECT {fn}($1)", _DEFINITIONS_LOCK)
+
+
+async def lock_learner(conn: Conn, learner_id: str) -> None:
+    """Serialise every award decision about ``learner_id`` until the transaction ends."""
+    await lock_definitions(conn, exclusive=False)
+    await conn.execute("INSERT INTO award_learners (learner_id) VALUES ($1) ON CONFLICT DO NOTHING", learner_id)
+    await conn.execute("SELECT 1 FROM award_learners WHERE learner_id = $1 FOR UPDATE", learner_id)
+
+
+async def touch_learner_offering(conn: Conn, learner_id: str, offering_id: str) -> None:
+    await conn.execute(
+        "INSERT INTO award_learner_offerings (learner_id, offering_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        learner_id,
+        offering_id,
+    )
+
+
+def _position(r: Any, prefix: str = "") -> Position:
+    return Position(r[f"{prefix}source_stream"], r[f"{prefix}seq"], r[f"{prefix}at"], r[f"{prefix}event_id"])
+
+
+# ------------------------------------------------------------------------------------ catalogue
+
+
+async def save_institution(conn: Conn, institution_id: str, profile: dict[str, Any], pos: Position) -> None:
+    row = await conn.fetchrow(
+        "SELECT source_stream, seq, at, event_id FROM award_institutions WHERE institution_id = $1 FOR UPDATE",
+        institution_id,
+    )
+    if row is not None and not pos.is_after(_position(row)):
+        return
+    await conn.execute(
+        """INSERT INTO award_institutions (institution_id, profile, source_stream, seq, at, event_id)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (institution_id) DO UPDATE SET profile = $2, source_stream = $3, seq = $4, at = $5,
+               event_id = $6""",
+        institution_id,
+        profile,
+        pos.stream,
+        pos.seq,
+        pos.at,
+        pos.event_id,
+    )
+
+
+async def save_definition(conn: Conn, mc_id: str, version: int, definition: dict[str, Any], event_id: str) -> None:
+    await conn.execute(
+        """INSERT INTO award_definitions (micro_credential_id, version, definition, event_id)
+           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+        mc_id,
+        version,
+        definition,
+        event_id,
+    )
+
+
+async def save_offering(conn: Conn, data: dict[str, Any], scheduled_at: datetime, event_id: str) -> bool:
+    """Pin the offering (first OfferingScheduled wins: its terms never change). True if new."""
+    inserted = await conn.fetchval(
+        """INSERT INTO award_offerings (offering_id, micro_credential_id, micro_credential_version, coordinator_id,
+                                        partner_ids, title, ects, components, criteria, scheduled_at, event_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11)
+           ON CONFLICT DO NOTHING RETURNING 1""",
+        data["offering_id"],
+        data["micro_credential_id"],
+        data["micro_credential_version"],
+        data["coordinator_id"],
+        sorted(p["institution_id"] for p in data["partners"]),
+        data["title"],
+        str(data["ects"]),
+        data["components"],
+        data["criteria"],
+        scheduled_at,
+        event_id,
+    )
+    return bool(inserted)
+
+
+def _pinned(r: Any) -> PinnedOffering:
+    return PinnedOffering(
+        offering_id=r["offering_id"],
+        micro_credential_id=r["micro_credential_id"],
+        micro_credential_version=r["micro_credential_version"],
+        coordinator_id=r["coordinator_id"],
+        partner_ids=frozenset(r["partner_ids"]),
+        criteria=AwardCriteria.model_validate(r["criteria"]),
+        components={c["code"]: Decimal(str(c["ects"])) for c in r["components"]},
+        scheduled_at=r["scheduled_at"],
+    )
+
+
+async def load_offering(conn: Conn, offering_id: str) -> PinnedOffering | None:
+    r = await conn.fetchrow("SELECT * FROM award_offerings WHERE offering_id = $1", offering_id)
+    return _pinned(r) if r is not None else None
+
+
+async def learners_in_offering(conn: Conn, offering_id: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT learner_id FROM award_learner_offerings WHERE offering_id = $1 ORDER BY learner_id", offering_id
+    )
+    return [r["learner_id"] for r in rows]
+
+
+async def other_offerings_of_version(conn: Conn, learner_id: str, mc_id: str, version: int, exclude: str) -> list[str]:
+    rows = await conn.fetch(
+        """SELECT lo.offering_id FROM award_learner_offerings lo
+           JOIN award_offerings o ON o.offering_id = lo.offering_id
+           WHERE lo.learner_id = $1 AND o.micro_credential_id = $2 AND o.micro_credential_version = $3
+             AND lo.offering_id <> $4
+           ORDER BY lo.offering_id""",
+        learner_id,
+        mc_id,
+        version,
+        exclude,
+    )
+    return [r["offering_id"] for r in rows]
+
+
+async def save_pathway(
+    conn: Conn, pathway_id: str, version: int, definition: dict[str, Any], published_at: datetime, event_id: str
+) -> None:
+    await conn.execute(
+        """INSERT INTO award_pathways (pathway_id, version, definition, member_ids, published_at, event_id)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+        pathway_id,
+        version,
+        definition,
+        sorted(m["micro_credential_id"] for m in definition["members"]),
+        published_at,
+        event_id,
+    )
+
+
+# ------------------------------------------------------------------------------------ enrolment
+
+
+async def save_learner_profile(conn: Conn, learner_id: str, profile: dict[str, Any], pos: Position) -> None:
+    await lock_definitions(conn, exclusive=False)  # the lock order: definitions, then the learner row
+    await conn.execute("INSERT INTO award_learners (learner_id) VALUES ($1) ON CONFLICT DO NOTHING", learner_id)
+    row = await conn.fetchrow(
+        """SELECT profile_stream AS source_stream, profile_seq AS seq, profile_at AS at, profile_event_id AS event_id
+           FROM award_learners WHERE learner_id = $1 FOR UPDATE""",
+        learner_id,
+    )
+    if row is not None and row["event_id"] is not None and not pos.is_after(_position(row)):
+        return
+    await conn.execute(
+        """UPDATE award_learners SET profile = $2, profile_stream = $3, profile_seq = $4, profile_at = $5,
+               profile_event_id = $6 WHERE learner_id = $1""",
+        learner_id,
+        profile,
+        pos.stream,
+        pos.seq,
+        pos.at,
+        pos.event_id,
+    )
+
+
+async def enrolment_status(conn: Conn, enrolment_id: str) -> tuple[EnrolmentStatus, datetime | None] | None:
+    r = await conn.fetchrow("SELECT status, admitted_at FROM award_enrolments WHERE enrolment_id = $1", enrolment_id)
+    return (EnrolmentStatus(r["status"]), r["admitted_at"]) if r is not None else None
+
+
+async def save_enrolment(
+    conn: Conn,
+    *,
+    enrolment_id: str,
+    learner_id: str,
+    offering_id: str,
+    mc_id: str,
+    version: int,
+    status: EnrolmentStatus,
+    admitted_at: datetime | None,
+    pos: Position,
+) -> None:
+    await conn.execute(
+        """INSERT INTO award_enrolments (enrolment_id, learner_id, offering_id, micro_credential_id,
+                                         micro_credential_version, status, admitted_at, event_id, at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (enrolment_id) DO UPDATE SET status = $6, admitted_at = $7, event_id = $8, at = $9""",
+        enrolment_id,
+        learner_id,
+        offering_id,
+        mc_id,
+        version,
+        status.value,
+        admitted_at,
+        pos.event_id,
+        pos.at,
+    )
+
+
+# ----------------------------------------------------------------------------------- assessment
+
+
+async def log_result_event(
+    conn: Conn,
+    *,
+    learner_id: str,
+    offering_id: str,
+    component: str,
+    kind: str,
+    result_id: str,
+    attempt: int,
+    pos: Position,
+) -> None:
+    await conn.execute(
+        """INSERT INTO award_result_events (event_id, learner_id, offering_id, component_code, kind, result_id,
+                                            attempt, source_stream, seq, at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING""",
+        pos.event_id,
+        learner_id,
+        offering_id,
+        component,
+        kind,
+        result_id,
+        attempt,
+        pos.stream,
+        pos.seq,
+        pos.at,
+    )
+
+
+async def current_result(
+    conn: Conn, learner_id: str, offering_id: str, component: str
+) -> tuple[EffectiveResult | None, datetime, Position] | None:
+    r = await conn.fetchrow(
+        """SELECT effective, fact_at, source_stream, seq, at, event_id FROM award_results
+           WHERE learner_id = $1 AND offering_id = $2 AND component_code = $3""",
+        learner_id,
+        offering_id,
+        component,
+    )
+    if r is None:
+        return None
+    effective = EffectiveResult.model_validate(r["effective"]) if r["effective"] is not None else None
+    return effective, r["fact_at"], _position(r)
+
+
+async def save_result(
+    conn: Conn,
+    learner_id: str,
+    offering_id: str,
+    component: str,
+    effective: EffectiveResult | None,
+    fact_at: datetime,
+    pos: Position,
+) -> None:
+    await conn.execute(
+        """INSERT INTO award_results (learner_id, offering_id, component_code, effective, fact_at, source_stream,
+                                      seq, at, event_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (learner_id, offering_id, component_code) DO UPDATE
+               SET effective = $4, fact_at = $5, source_stream = $6, seq = $7, at = $8, event_id = $9""",
+        learner_id,
+        offering_id,
+        component,
+        effective.model_dump(mode="json") if effective is not None else None,
+        fact_at,
+        pos.stream,
+        pos.seq,
+        pos.at,
+        pos.event_id,
+    )
+
+
+async def current_attendance(
+    conn: Conn, learner_id: str, offering_id: str, component: str
+) -> tuple[Decimal, date, datetime, Position] | None:
+    r = await conn.fetchrow(
+        """SELECT percentage, period_end, fact_at, source_stream, seq, at, event_id FROM award_attendance
+           WHERE learner_id = $1 AND offering_id = $2 AND component_code = $3""",
+        learner_id,
+        offering_id,
+        component,
+    )
+    if r is None:
+        return None
+    return Decimal(r["percentage"]), r["period_end"], r["fact_at"], _position(r)
+
+
+async def save_attendance(
+    conn: Conn,
+    learner_id: str,
+    offering_id: str,
+    component: str,
+    percentage: Decimal,
+    period_end: date,
+    fact_at: datetime,
+    pos: Position,
+) -> None:
+    await conn.execute(
+        """INSERT INTO award_attendance (learner_id, offering_id, component_code, percentage, period_end, fact_at,
+                                         source_stream, seq, at, event_id)
+           VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (learner_id, offering_id, component_code) DO UPDATE
+               SET percentage = $4::numeric, period_end = $5, fact_at = $6, source_stream = $7, seq = $8, at = $9,
+                   event_id = $10""",
+        learner_id,
+        offering_id,
+        component,
+        str(percentage),
+        period_end,
+        fact_at,
+        pos.stream,
+        pos.seq,
+        pos.at,
+        pos.event_id,
+    )
+
+
+# ------------------------------------------------------------------------------ the whole state
+
+
+async def load_learner_offering(conn: Conn, learner_id: str, offering_id: str) -> LearnerOffering:
+    offering = await load_offering(conn, offering_id)
+    enrolments = tuple(
+        EnrolmentStanding(r["enrolment_id"], EnrolmentStatus(r["status"]), r["admitted_at"])
+        for r in await conn.fetch(
+            """SELECT enrolment_id, status, admitted_at FROM award_enrolments
+               WHERE learner_id = $1 AND offering_id = $2 ORDER BY enrolment_id""",
+            learner_id,
+            offering_id,
+        )
+    )
+    log: dict[str, list[ResultEventRecord]] = {}
+    for r in await conn.fetch(
+        """SELECT component_code, event_id, kind, result_id, attempt, source_stream, seq, at
+           FROM award_result_events WHERE learner_id = $1 AND offering_id = $2""",
+        learner_id,
+        offering_id,
+    ):
+        log.setdefault(r["component_code"], []).append(
+            ResultEventRecord(r["event_id"], r["kind"], r["result_id"], r["attempt"], _position(r))
+        )
+    results = {
+        r["component_code"]: r
+        for r in await conn.fetch(
+            "SELECT * FROM award_results WHERE learner_id = $1 AND offering_id = $2", learner_id, offering_id
+        )
+    }
+    attendance = {
+        r["component_code"]: r
+        for r in await conn.fetch(
+            "SELECT * FROM award_attendance WHERE learner_id = $1 AND offering_id = $2", learner_id, offering_id
+        )
+    }
+    components: dict[str, ComponentStanding] = {}
+    for code in sorted(set(results) | set(attendance)):
+        res, att = results.get(code), attendance.get(code)
+        effective = EffectiveResult.model_validate(res["effective"]) if res is not None and res["effective"] else None
+        components[code] = ComponentStanding(
+            result=effective,
+            result_event_ids=contributing_events(effective, log.get(code, []), res["event_id"]) if res else (),
+            result_fact_at=res["fact_at"] if res is not None else None,
+            attendance=Decimal(att["percentage"]) if att is not None else None,
+            attendance_event_ids=(att["event_id"],) if att is not None else (),
+            attendance_fact_at=att["fact_at"] if att is not None else None,
+        )
+    return LearnerOffering(learner_id, offering_id, offering, enrolments, components)
+
+
+async def learner_profile(conn: Conn, learner_id: str) -> dict[str, Any] | None:
+    profile: dict[str, Any] | None = await conn.fetchval(
+        "SELECT profile FROM award_learners WHERE learner_id = $1", learner_id
+    )
+    return profile

@@ -1,0 +1,218 @@
+"""Event handlers: catalogue, enrolment and assessment events into the engine's state.
+
+Each handler runs inside the consumer's batch transaction, in a savepoint after the inbox row (so
+once per event id). Handlers that change what an award rests on take the learner lock first, store
+the fact behind its ordering guard, then re-evaluate. Raising makes the kernel retry the event.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import cast
+
+from tessera_credential.adapters import awards, state
+from tessera_credential.application.engine import Cause, evaluate_pathway, reevaluate
+from tessera_credential.domain.ordering import EnrolmentStatus, Position, attendance_is_newer, later_status
+from tessera_credential.domain.standing import decimal_of, states_the_same
+from tessera_shared.contract.assessment import AttendanceRecorded, ResultCorrected, ResultRecorded, ResultWithdrawn
+from tessera_shared.contract.base import Event
+from tessera_shared.contract.catalogue import (
+    InstitutionRegistered,
+    InstitutionUpdated,
+    MicroCredentialVersionPublished,
+    OfferingScheduled,
+    PathwayPublished,
+)
+from tessera_shared.contract.enrolment import (
+    EnrolmentAdmitted,
+    EnrolmentCancelled,
+    EnrolmentCompleted,
+    EnrolmentNotCompleted,
+    EnrolmentPendingReview,
+    EnrolmentPromoted,
+    EnrolmentRejected,
+    EnrolmentRequested,
+    EnrolmentWaitlisted,
+    EnrolmentWithdrawn,
+    LearnerRegistered,
+    LearnerUpdated,
+)
+from tessera_shared.contract.topology import Subscription
+from tessera_shared.kernel.consumer import ConsumerSpec, Delivery, Handler
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def position(delivery: Delivery) -> Position:
+    env = delivery.envelope
+    return Position(env.subject, env.streamversion, _aware(env.time), env.id)
+
+
+def cause(delivery: Delivery) -> Cause:
+    return Cause(delivery.envelope.id, _aware(delivery.envelope.time))
+
+
+# ------------------------------------------------------------------------------------ catalogue
+
+
+async def on_institution(event: InstitutionRegistered | InstitutionUpdated, d: Delivery) -> None:
+    profile = event.institution
+    await state.save_institution(d.conn, profile.institution_id, profile.model_dump(mode="json"), position(d))
+
+
+async def on_version_published(event: MicroCredentialVersionPublished, d: Delivery) -> None:
+    await state.save_definition(
+        d.conn, event.micro_credential_id, event.version, event.definition.model_dump(mode="json"), d.envelope.id
+    )
+
+
+async def on_offering_scheduled(event: OfferingScheduled, d: Delivery) -> None:
+    """Pin the criteria; learners whose results or enrolment arrived first are evaluated now."""
+    await state.lock_definitions(d.conn, exclusive=True)  # every learner transaction in flight is visible
+    if not await state.save_offering(d.conn, event.model_dump(mode="json"), cause(d).at, d.envelope.id):
+        return
+    for learner_id in await state.learners_in_offering(d.conn, event.offering_id):  # sorted: fixed lock order
+        await state.lock_learner(d.conn, learner_id)
+        await reevaluate(d.conn, d.store, learner_id, [event.offering_id], cause(d))
+
+
+async def on_pathway_published(event: PathwayPublished, d: Delivery) -> None:
+    members = sorted(m.micro_credential_id for m in event.definition.members)
+    await state.lock_definitions(d.conn, exclusive=True)  # every award in flight is visible
+    await state.save_pathway(
+        d.conn, event.pathway_id, event.version, event.definition.model_dump(mode="json"), cause(d).at, d.envelope.id
+    )
+    for learner_id in await awards.learners_holding(d.conn, members):
+        await state.lock_learner(d.conn, learner_id)
+        await evaluate_pathway(d.conn, d.store, learner_id, event.pathway_id, cause(d))
+
+
+# ------------------------------------------------------------------------------------ enrolment
+
+
+async def on_learner(event: LearnerRegistered | LearnerUpdated, d: Delivery) -> None:
+    """Name and email are kept for part 2's badge (personal data travels only in these events)."""
+    profile = event.learner
+    await state.save_learner_profile(d.conn, profile.learner_id, profile.model_dump(mode="json"), position(d))
+
+
+_STATUS: dict[type[Event], EnrolmentStatus] = {
+    EnrolmentRequested: EnrolmentStatus.REQUESTED,
+    EnrolmentPendingReview: EnrolmentStatus.PENDING_REVIEW,
+    EnrolmentWaitlisted: EnrolmentStatus.WAITLISTED,
+    EnrolmentPromoted: EnrolmentStatus.PROMOTED,
+    EnrolmentAdmitted: EnrolmentStatus.ADMITTED,
+    EnrolmentRejected: EnrolmentStatus.REJECTED,
+    EnrolmentCancelled: EnrolmentStatus.CANCELLED,
+    EnrolmentWithdrawn: EnrolmentStatus.WITHDRAWN,
+    EnrolmentCompleted: EnrolmentStatus.COMPLETED,
+    EnrolmentNotCompleted: EnrolmentStatus.NOT_COMPLETED,
+}
+EnrolmentEvent = (
+    EnrolmentRequested
+    | EnrolmentPendingReview
+    | EnrolmentWaitlisted
+    | EnrolmentPromoted
+    | EnrolmentAdmitted
+    | EnrolmentRejected
+    | EnrolmentCancelled
+    | EnrolmentWithdrawn
+    | EnrolmentCompleted
+    | EnrolmentNotCompleted
+)
+
+
+async def on_enrolment(event: EnrolmentEvent, d: Delivery) -> None:
+    pos = position(d)
+    await state.lock_learner(d.conn, event.learner_id)
+    await state.touch_learner_offering(d.conn, event.learner_id, event.offering_id)
+    current = await state.enrolment_status(d.conn, event.enrolment_id)
+    before, admitted_at = current if current is not None else (None, None)
+    status = later_status(before, _STATUS[type(event)])
+    if isinstance(event, EnrolmentAdmitted) and admitted_at is None:
+        admitted_at = pos.at
+    if current is None or status != before or admitted_at != current[1]:
+        await state.save_enrolment(
+            d.conn,
+            enrolment_id=event.enrolment_id,
+            learner_id=event.learner_id,
+            offering_id=event.offering_id,
+            mc_id=event.micro_credential_id,
+            version=event.micro_credential_version,
+            status=status,
+            admitted_at=admitted_at,
+            pos=pos,
+        )
+    await reevaluate(d.conn, d.store, event.learner_id, [event.offering_id], cause(d))
+
+
+# ----------------------------------------------------------------------------------- assessment
+
+_KIND: dict[type[Event], str] = {ResultRecorded: "recorded", ResultCorrected: "corrected", ResultWithdrawn: "withdrawn"}
+
+
+async def on_result(event: ResultRecorded | ResultCorrected | ResultWithdrawn, d: Delivery) -> None:
+    """Keep the ``effective`` result of the newest event per component (see domain/ordering.py)."""
+    pos = position(d)
+    learner, offering, component = event.learner_id, event.offering_id, event.component_code
+    await state.lock_learner(d.conn, learner)
+    await state.touch_learner_offering(d.conn, learner, offering)
+    await state.log_result_event(
+        d.conn,
+        learner_id=learner,
+        offering_id=offering,
+        component=component,
+        kind=_KIND[type(event)],
+        result_id=event.result_id,
+        attempt=event.attempt,
+        pos=pos,
+    )
+    current = await state.current_result(d.conn, learner, offering, component)
+    if current is None or pos.is_after(current[2]):
+        unchanged = current is not None and states_the_same(current[0], event.effective)
+        fact_at = current[1] if current is not None and unchanged else pos.at
+        await state.save_result(d.conn, learner, offering, component, event.effective, fact_at, pos)
+    await reevaluate(d.conn, d.store, learner, [offering], cause(d))
+
+
+async def on_attendance(event: AttendanceRecorded, d: Delivery) -> None:
+    pos = position(d)
+    learner, offering, component = event.learner_id, event.offering_id, event.component_code
+    await state.lock_learner(d.conn, learner)
+    await state.touch_learner_offering(d.conn, learner, offering)
+    percentage = decimal_of(event.percentage)
+    current = await state.current_attendance(d.conn, learner, offering, component)
+    if current is None or attendance_is_newer(event.period_end, pos, current[1], current[3]):
+        fact_at = current[2] if current is not None and current[0] == percentage else pos.at
+        await state.save_attendance(d.conn, learner, offering, component, percentage, event.period_end, fact_at, pos)
+    await reevaluate(d.conn, d.store, learner, [offering], cause(d))
+
+
+# ------------------------------------------------------------------------------------ consumers
+
+
+def consumer_specs() -> list[ConsumerSpec]:
+    # Handlers take the event type they handle; the kernel's Handler type names the base class.
+    catalogue: dict[type[Event], Handler] = {
+        InstitutionRegistered: cast(Handler, on_institution),
+        InstitutionUpdated: cast(Handler, on_institution),
+        MicroCredentialVersionPublished: cast(Handler, on_version_published),
+        OfferingScheduled: cast(Handler, on_offering_scheduled),
+        PathwayPublished: cast(Handler, on_pathway_published),
+    }
+    enrolment: dict[type[Event], Handler] = {
+        LearnerRegistered: cast(Handler, on_learner),
+        LearnerUpdated: cast(Handler, on_learner),
+        **{t: cast(Handler, on_enrolment) for t in _STATUS},
+    }
+    assessment: dict[type[Event], Handler] = {
+        **{t: cast(Handler, on_result) for t in _KIND},
+        AttendanceRecorded: cast(Handler, on_attendance),
+    }
+    return [
+        ConsumerSpec(Subscription("credential", "catalogue"), catalogue),
+        ConsumerSpec(Subscription("credential", "enrolment"), enrolment),
+        ConsumerSpec(Subscription("credential", "assessment"), assessment),
+    ]
