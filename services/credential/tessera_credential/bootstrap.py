@@ -14,13 +14,14 @@ from fastapi import FastAPI
 from tessera_credential.application.handlers import consumer_specs
 from tessera_credential.config import CredentialSettings
 from tessera_credential.entrypoints import http
+from tessera_credential.issuance.wiring import wire_issuance
 from tessera_shared.kernel.app import create_app as create_service_app
 from tessera_shared.kernel.runtime import ServiceDefinition
 
 
 def build(settings: CredentialSettings | None = None) -> ServiceDefinition:
     settings = settings or CredentialSettings()
-    return ServiceDefinition(
+    definition = ServiceDefinition(
         name="credential",
         title="Tessera Credential: awards and signed Open Badges 3.0 credentials",
         settings=settings,
@@ -28,6 +29,8 @@ def build(settings: CredentialSettings | None = None) -> ServiceDefinition:
         routers=[http.router],
         consumers=consumer_specs(),
     )
+    wire_issuance(definition)  # part 2: keys, status lists, issuance worker, public verification routes
+    return definition
 
 
 def create_app(settings: CredentialSettings | None = None) -> FastAPI:

@@ -107,6 +107,10 @@ class _Verifier:
         if expires_at is not None and expires_at <= self.now:
             return "proof expired"
         previous = proof.get("previousProof")
+        if previous is not None and not (
+            isinstance(previous, str) or (isinstance(previous, list) and all(isinstance(p, str) for p in previous))
+        ):  # untrusted JSON: a number or nested array here must not escape as a TypeError
+            return "previousProof must be a string or an array of strings"
         try:
             unsecured = chained_input(self.document, previous) if previous else without_proof(self.document)
         except ProofError as exc:

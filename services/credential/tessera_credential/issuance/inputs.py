@@ -1,0 +1,274 @@
+"""Gather what a credential states, from the awarding engine's read models (this database only).
+
+| input | table (written by part 1 from events) |
+|---|---|
+| the award: date, grade summary, explanation (evidence), lineage | ``awards`` |
+| the micro-credential version: Annex I elements, outcomes, partners and their roles | ``award_definitions`` |
+| the learner: name, e-mail, ESI | ``award_learners.profile`` (``LearnerRegistered/Updated``) |
+| each awarding body: name, country, website, logo | ``award_institutions`` (else the definition's partner snapshot) |
+| a pathway award and its definition | ``pathway_awards``, ``award_pathways`` |
+| the stacked micro-credentials of a pathway (signed, as issued) | ``issued_credentials`` |
+
+Anything missing (a definition or learner profile not consumed yet) raises :class:`MissingInput`:
+the queue row is retried later, never issued with a gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tessera_credential.documents.inputs import InstitutionRef
+from tessera_credential.keys.did import DidWeb
+from tessera_shared.contract.catalogue import (
+    InstitutionProfile,
+    MicroCredentialDefinition,
+    PartnerProfile,
+    PartnerRole,
+    PathwayDefinition,
+)
+from tessera_shared.contract.credential import GradeSummary
+from tessera_shared.contract.enrolment import LearnerProfile
+from tessera_shared.kernel.db import Conn
+
+
+class MissingInput(LookupError):
+    """An input the credential needs has not arrived yet (retry later)."""
+
+
+@dataclass(frozen=True)
+class AwardRow:
+    award_id: str
+    learner_id: str
+    micro_credential_id: str
+    micro_credential_version: int
+    offering_id: str
+    status: str
+    awarded_at: datetime
+    explanation: dict[str, Any]
+    grade_summary: GradeSummary
+    supersedes: str | None
+    superseded_by: str | None
+    end_reason: str | None
+
+
+@dataclass(frozen=True)
+class MicroCredentialInputs:
+    award: AwardRow
+    definition: MicroCredentialDefinition
+    learner: LearnerProfile
+    issuer_id: str  # the coordinating institution
+    co_awarder_ids: tuple[str, ...]  # the other awarding partners, in the definition's order
+    institutions: dict[str, InstitutionRef]
+
+    @property
+    def signer_ids(self) -> tuple[str, ...]:
+        return (self.issuer_id, *self.co_awarder_ids)
+
+
+_AWARD_COLUMNS = """a.award_id::text, a.learner_id, a.micro_credential_id, a.micro_credential_version, a.offering_id,
+                    a.status, a.awarded_at, a.explanation, a.grade_summary, a.supersedes::text,
+                    a.superseded_by::text, a.end_reason"""
+
+
+def _award(r: Any) -> AwardRow:
+    return AwardRow(
+        award_id=r["award_id"],
+        learner_id=r["learner_id"],
+        micro_credential_id=r["micro_credential_id"],
+        micro_credential_version=r["micro_credential_version"],
+        offering_id=r["offering_id"],
+        status=r["status"],
+        awarded_at=r["awarded_at"],
+        explanation=r["explanation"],
+        grade_summary=GradeSummary.model_validate(r["grade_summary"]),
+        supersedes=r["supersedes"],
+        superseded_by=r["superseded_by"],
+        end_reason=r["end_reason"],
+    )
+
+
+async def awards(conn: Conn, award_ids: list[str]) -> dict[str, AwardRow]:
+    rows = await conn.fetch(f"SELECT {_AWARD_COLUMNS} FROM awards a WHERE a.award_id = ANY($1::uuid[])", award_ids)
+    return {r["award_id"]: _award(r) for r in rows}
+
+
+async def lineages(conn: Conn, award_ids: list[str]) -> dict[str, list[AwardRow]]:
+    """For each award, its whole supersession lineage, oldest first (the head is the last one)."""
+    rows = await conn.fetch(
+        f"""WITH RECURSIVE forward(award_id, start) AS (
+                SELECT award_id, award_id FROM awards WHERE award_id = ANY($1::uuid[])
+                UNION SELECT a.superseded_by, f.start FROM awards a JOIN forward f ON a.award_id = f.award_id
+                      WHERE a.superseded_by IS NOT NULL),
+            heads AS (SELECT DISTINCT f.start, f.award_id FROM forward f JOIN awards a ON a.award_id = f.award_id
+                      WHERE a.superseded_by IS NULL),
+            backward(award_id, start, depth) AS (
+                SELECT award_id, start, 0 FROM heads
+                UNION ALL SELECT a.supersedes, b.start, b.depth + 1
+                          FROM awards a JOIN backward b ON a.award_id = b.award_id
+                          WHERE a.supersedes IS NOT NULL AND b.depth < 100)
+            SELECT b.start::text AS start, b.depth, {_AWARD_COLUMNS}
+            FROM backward b JOIN awards a ON a.award_id = b.award_id ORDER BY b.start, b.depth DESC""",
+        award_ids,
+    )
+    out: dict[str, list[AwardRow]] = {}
+    for r in rows:
+        out.setdefault(r["start"], []).append(_award(r))
+    return out
+
+
+def _institution_ref(
+    dids: DidWeb, institution_id: str, profile: dict[str, Any] | None, partners: tuple[PartnerProfile, ...]
+) -> InstitutionRef:
+    if profile is not None:
+        p = InstitutionProfile.model_validate(profile)
+        return InstitutionRef(
+            did=dids.did(institution_id),
+            institution_id=institution_id,
+            name=p.name,
+            country=p.country,
+            region=p.region,
+            url=p.website,
+            logo_url=p.logo_url,
+            erasmus_code=p.erasmus_code,
+        )
+    partner = next((p for p in partners if p.institution_id == institution_id), None)
+    if partner is None:
+        raise MissingInput(f"no profile of institution {institution_id}")
+    return InstitutionRef(
+        did=dids.did(institution_id),
+        institution_id=institution_id,
+        name=partner.name,
+        country=partner.country,
+        region=partner.region,
+        erasmus_code=partner.erasmus_code,
+    )
+
+
+async def micro_credential_inputs(conn: Conn, dids: DidWeb, award: AwardRow) -> MicroCredentialInputs:
+    definition_json = await conn.fetchval(
+        "SELECT definition FROM award_definitions WHERE micro_credential_id = $1 AND version = $2",
+        award.micro_credential_id,
+        award.micro_credential_version,
+    )
+    if definition_json is None:
+        raise MissingInput(
+            f"definition of {award.micro_credential_id} v{award.micro_credential_version} not received yet"
+        )
+    definition = MicroCredentialDefinition.model_validate(definition_json)
+    learner = await _learner(conn, award.learner_id)
+    issuer_id, co_awarders, institutions = await _awarding_bodies(conn, dids, definition.partners)
+    return MicroCredentialInputs(award, definition, learner, issuer_id, co_awarders, institutions)
+
+
+async def _learner(conn: Conn, learner_id: str) -> LearnerProfile:
+    profile = await conn.fetchval("SELECT profile FROM award_learners WHERE learner_id = $1", learner_id)
+    if profile is None:
+        raise MissingInput(f"profile of learner {learner_id} not received yet")
+    return LearnerProfile.model_validate(profile)
+
+
+async def _awarding_bodies(
+    conn: Conn, dids: DidWeb, partners: tuple[PartnerProfile, ...]
+) -> tuple[str, tuple[str, ...], dict[str, InstitutionRef]]:
+    """(issuer = the coordinator, the other awarding partners in the definition's order, their profiles)."""
+    issuer_id = next(p.institution_id for p in partners if PartnerRole.COORDINATOR in p.roles)
+    co_awarders = tuple(
+        p.institution_id for p in partners if PartnerRole.AWARDING in p.roles and p.institution_id != issuer_id
+    )
+    ids = [issuer_id, *co_awarders]
+    profiles = {
+        r["institution_id"]: r["profile"]
+        for r in await conn.fetch(
+            "SELECT institution_id, profile FROM award_institutions WHERE institution_id = ANY($1::text[])", ids
+        )
+    }
+    return issuer_id, co_awarders, {i: _institution_ref(dids, i, profiles.get(i), partners) for i in ids}
+
+
+# ------------------------------------------------------------------------------ pathways
+
+
+@dataclass(frozen=True)
+class PathwayAwardRow:
+    award_id: str
+    learner_id: str
+    pathway_id: str
+    pathway_version: int
+    status: str
+    constituent_award_ids: tuple[str, ...]
+    explanation: dict[str, Any] | None
+    awarded_at: datetime
+    revocation_reason: str | None
+
+
+@dataclass(frozen=True)
+class PathwayInputs:
+    award: PathwayAwardRow
+    definition: PathwayDefinition
+    learner: LearnerProfile
+    issuer_id: str
+    co_awarder_ids: tuple[str, ...]
+    institutions: dict[str, InstitutionRef]
+    credentials: tuple[dict[str, Any], ...]  # the stacked micro-credentials, signed, as issued
+
+    @property
+    def signer_ids(self) -> tuple[str, ...]:
+        return (self.issuer_id, *self.co_awarder_ids)
+
+
+async def pathway_awards(conn: Conn, award_ids: list[str]) -> dict[str, PathwayAwardRow]:
+    rows = await conn.fetch(
+        """SELECT award_id::text, learner_id, pathway_id, pathway_version, status,
+                  constituent_award_ids::text[] AS constituents, explanation, awarded_at, revocation_reason
+           FROM pathway_awards WHERE award_id = ANY($1::uuid[])""",
+        award_ids,
+    )
+    return {
+        r["award_id"]: PathwayAwardRow(
+            award_id=r["award_id"],
+            learner_id=r["learner_id"],
+            pathway_id=r["pathway_id"],
+            pathway_version=r["pathway_version"],
+            status=r["status"],
+            constituent_award_ids=tuple(r["constituents"]),
+            explanation=r["explanation"],
+            awarded_at=r["awarded_at"],
+            revocation_reason=r["revocation_reason"],
+        )
+        for r in rows
+    }
+
+
+async def pathway_inputs(conn: Conn, dids: DidWeb, award: PathwayAwardRow) -> PathwayInputs:
+    definition_json = await conn.fetchval(
+        "SELECT definition FROM award_pathways WHERE pathway_id = $1 AND version = $2",
+        award.pathway_id,
+        award.pathway_version,
+    )
+    if definition_json is None:
+        raise MissingInput(f"definition of pathway {award.pathway_id} v{award.pathway_version} not received yet")
+    definition = PathwayDefinition.model_validate(definition_json)
+    learner = await _learner(conn, award.learner_id)
+    # Each constituent as it stands now: a superseded constituent counts through its successor.
+    rows = await conn.fetch(
+        """WITH RECURSIVE chain(start, award_id, depth) AS (
+               SELECT award_id, award_id, 0 FROM awards WHERE award_id = ANY($1::uuid[])
+               UNION ALL SELECT c.start, a.superseded_by, c.depth + 1
+                         FROM awards a JOIN chain c ON a.award_id = c.award_id
+                         WHERE a.superseded_by IS NOT NULL AND c.depth < 100)
+           SELECT DISTINCT ON (c.start) c.start::text AS start, i.document, i.status
+           FROM chain c LEFT JOIN issued_credentials i ON i.award_id = c.award_id::text
+           ORDER BY c.start, c.depth DESC""",
+        list(award.constituent_award_ids),
+    )
+    found = {r["start"]: r for r in rows}
+    credentials = []
+    for constituent in award.constituent_award_ids:
+        row = found.get(constituent)
+        if row is None or row["document"] is None or row["status"] != "active":
+            raise MissingInput(f"no active credential for constituent award {constituent} yet")
+        credentials.append(row["document"])
+    issuer_id, co_awarders, institutions = await _awarding_bodies(conn, dids, definition.partners)
+    return PathwayInputs(award, definition, learner, issuer_id, co_awarders, institutions, tuple(credentials))
