@@ -15,6 +15,7 @@ done
 for s in operator catalogue enrolment assessment credential; do
   echo "$(echo "$s" | tr a-z A-Z)_NATS_PASSWORD=$(rand)" >> .env
 done
+echo "CREDENTIAL_KEY_ENCRYPTION_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')" >> .env
 chmod 600 .env secrets/*
 (cd .. && uv run tessera keys create --dir deploy/secrets)
 echo "secrets in deploy/secrets, passwords in deploy/.env; mint tokens with: uv run tessera token mint --key deploy/secrets/operator-private.pem ..."
