@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import asyncpg
@@ -21,6 +20,7 @@ import structlog
 from nats.js import JetStreamContext
 
 from tessera_shared.contract.topology import subject_for
+from tessera_shared.kernel.leader import LeaderLoop
 from tessera_shared.kernel.metrics import EVENTS_PUBLISHED, RELAY_LAG, RELAY_LAG_SECONDS
 
 log = structlog.get_logger(__name__)
@@ -28,7 +28,11 @@ log = structlog.get_logger(__name__)
 _RELAY_LOCK = 0x0B7B0C5  # session advisory lock: one active relay per database
 
 
-class OutboxRelay:
+class OutboxRelay(LeaderLoop):
+    channel = "tessera_outbox"
+    lock_key = _RELAY_LOCK
+    name = "relay"
+
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -41,17 +45,13 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         publish_timeout: float = 5.0,
     ) -> None:
+        super().__init__(dsn, poll_seconds=poll_seconds)
         self.pool = pool
         self.js = js
-        self.dsn = dsn
         self.service = service
         self.namespace = namespace
         self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
         self.publish_timeout = publish_timeout
-        self.active = False
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many were acknowledged."""
@@ -123,53 +123,11 @@ class OutboxRelay:
         RELAY_LAG_SECONDS.labels(self.service).set(float(row["age"]))
         return int(row["n"]), float(row["age"])
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
+    async def work_once(self) -> int:
+        return await self.publish_pending()
 
-    async def run(self) -> None:
-        """Run until :meth:`stop`: hold the lock, publish, sleep until NOTIFY or the poll interval."""
-        backoff = 0.2
-        while not self._stopping.is_set():
-            try:
-                listener = await asyncpg.connect(self.dsn)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("relay cannot reach the database", error=repr(exc))
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 10)
-                continue
-            try:
-                await listener.add_listener("tessera_outbox", lambda *_: self._wake.set())
-                while not self._stopping.is_set():
-                    if not self.active:
-                        self.active = bool(await listener.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK))
-                        if not self.active:
-                            await self._sleep(self.poll_seconds)  # stand by for the active relay
-                            continue
-                        log.info("relay active", service=self.service)
-                    try:
-                        published = await self.publish_pending()
-                        backoff = 0.2
-                    except RelayError as exc:
-                        log.warning("relay publish failed; retrying", error=repr(exc.__cause__), backoff=backoff)
-                        await self._sleep(backoff)
-                        backoff = min(backoff * 2, 10)
-                        continue
-                    if published == 0:
-                        await self.lag()
-                        await self._sleep(self.poll_seconds)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("relay lost the database", error=repr(exc))
-                await self._sleep(backoff)
-            finally:
-                self.active = False
-                with contextlib.suppress(Exception):
-                    await listener.close()
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        self._wake.clear()
+    async def idle(self) -> None:
+        await self.lag()
 
 
 class RelayError(Exception):
