@@ -19,7 +19,7 @@ from typing import Any
 
 from tessera_credential.documents.alignments import awarding_bodies_of
 from tessera_credential.documents.errors import SigningInputError
-from tessera_credential.proofs import DEFAULT_LOADER, ContextLoader, Ed25519Multikey, create_proof, ensure_signable
+from tessera_credential.proofs import DEFAULT_LOADER, ContextLoader, Ed25519Multikey, canonicalize, create_proof
 from tessera_credential.proofs.cryptosuites import EDDSA_RDFC_2022
 
 Signer = tuple[Ed25519Multikey, str]
@@ -61,11 +61,21 @@ def sign_credential(
             raise SigningInputError(f"signers {signer_dids} are not the credential's awarding bodies {bodies}")
     elif co_signers:
         raise SigningInputError("co-signers given but the credential names no awarding bodies")
-    ensure_signable(document, loader)  # UndefinedTermError names every term that would be left unsigned
     unsigned = dict(document)
+    # Refuses (UndefinedTermError naming every term) what would be left unsigned; the canonical form
+    # is shared by every proof of the set, since each signs the same document without proofs.
+    canonical = canonicalize(unsigned, loader, require_signable=True).encode("utf-8")
     created = created if created is not None else datetime.now(UTC)  # one timestamp for the whole set
     proofs = [
-        create_proof(unsigned, key, cryptosuite=EDDSA_RDFC_2022, verification_method=vm, created=created, loader=loader)
+        create_proof(
+            unsigned,
+            key,
+            cryptosuite=EDDSA_RDFC_2022,
+            verification_method=vm,
+            created=created,
+            loader=loader,
+            canonical_document=canonical,
+        )
         for key, vm in [(issuer_key, issuer_vm), *co_signers]
     ]
     return {**unsigned, "proof": proofs}

@@ -58,11 +58,14 @@ def create_proof(
     expires: datetime | str | None = None,
     loader: ContextLoader = DEFAULT_LOADER,
     require_signable: bool = True,
+    canonical_document: bytes | None = None,
 ) -> dict[str, Any]:
     """A signed proof object for `document` (existing proofs are excluded from what is signed).
 
     `require_signable` (default on) refuses documents with undefined terms or other data RDFC-1.0
     would drop; it only matters for eddsa-rdfc-2022 (JCS signs the JSON bytes as they are).
+    `canonical_document` is the RDFC-1.0 form of the document without proofs when the caller has it
+    already: every proof of a proof set signs the same document, so it is canonicalized once.
     """
     options: dict[str, Any] = {"type": PROOF_TYPE}
     if proof_id is not None:
@@ -79,7 +82,8 @@ def create_proof(
     signed_input = chained_input(document, previous_proof) if previous_proof else without_proof(document)
     if cryptosuite == EDDSA_JCS_2022 and "@context" in document:
         options["@context"] = document["@context"]  # eddsa-jcs-2022 proofs carry the context
-    data = hash_data(signed_input, options, loader=loader, require_signable=require_signable)
+    reuse = canonical_document if cryptosuite == EDDSA_RDFC_2022 and not previous_proof else None
+    data = hash_data(signed_input, options, loader=loader, require_signable=require_signable, canonical_document=reuse)
     return {**options, "proofValue": "z" + base58.b58encode(key.sign(data.combined)).decode("ascii")}
 
 
