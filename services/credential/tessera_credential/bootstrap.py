@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from tessera_credential.application.handlers import consumer_specs
 from tessera_credential.config import CredentialSettings
 from tessera_credential.entrypoints import http
+from tessera_credential.entrypoints.pages import wire_pages
 from tessera_credential.issuance.wiring import wire_issuance
 from tessera_shared.kernel.app import create_app as create_service_app
 from tessera_shared.kernel.runtime import ServiceDefinition
@@ -30,6 +31,7 @@ def build(settings: CredentialSettings | None = None) -> ServiceDefinition:
         consumers=consumer_specs(),
     )
     wire_issuance(definition)  # part 2: keys, status lists, issuance worker, public verification routes
+    wire_pages(definition)  # learner backpack, public verification pages, PDF certificates, badges
     return definition
 
 
