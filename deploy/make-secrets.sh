@@ -5,7 +5,9 @@ set -eu
 cd "$(dirname "$0")"
 [ -e secrets/postgres_password ] && { echo "deploy/secrets exists; remove it to start over" >&2; exit 1; }
 mkdir -p secrets && chmod 700 secrets
-rand() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
+# Letters and digits, starting with a letter: NATS parses $VAR values in its config, and a value
+# like "-x…" or "1-2…" would be read as something other than a string.
+rand() { python3 -c 'import secrets, string as s; a = s.ascii_letters; print(secrets.choice(a) + "".join(secrets.choice(a + s.digits) for _ in range(31)))'; }
 : > .env
 for s in postgres catalogue enrolment assessment credential; do
   p=$(rand); printf %s "$p" > "secrets/${s}_db_password"

@@ -14,8 +14,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from tessera_shared import operator_cli
 from tessera_shared.contract.base import registered_types
 from tessera_shared.contract.topology import CONTEXTS, SUBSCRIPTIONS
+from tessera_shared.demo.cli import demo as demo_command
 from tessera_shared.kernel import auth
 from tessera_shared.kernel.nats import (
     ConsumerPolicy,
@@ -148,6 +150,12 @@ def run(data_dir: Path = typer.Option(Path(".data"), envvar="TESSERA_DATA_DIR"))
     from tessera_shared.launcher import run as run_consortium
 
     raise typer.Exit(run_consortium(data_dir.resolve()))
+
+
+app.command("demo")(demo_command)
+app.add_typer(operator_cli.institution, name="institution")
+app.add_typer(operator_cli.results, name="results")
+keys.command("rotate")(operator_cli.rotate_key)
 
 
 def _load_services() -> None:

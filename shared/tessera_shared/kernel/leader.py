@@ -60,7 +60,7 @@ class LeaderLoop(ABC):
                 listener = await asyncpg.connect(self.dsn)
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning(f"{self.name} cannot reach the database", error=repr(exc))
-                await self._sleep(backoff)
+                await self._pause(backoff)
                 backoff = min(backoff * 2, self.max_backoff_seconds)
                 continue
             try:
@@ -81,7 +81,7 @@ class LeaderLoop(ABC):
                         log.warning(
                             f"{self.name} round failed; retrying", error=repr(exc), backoff=backoff, exc_info=True
                         )
-                        await self._sleep(backoff)
+                        await self._pause(backoff)
                         backoff = min(backoff * 2, self.max_backoff_seconds)
                         continue
                     if done == 0:
@@ -89,12 +89,17 @@ class LeaderLoop(ABC):
                         await self._sleep(self.poll_seconds)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning(f"{self.name} lost the database", error=repr(exc))
-                await self._sleep(backoff)
+                await self._pause(backoff)
                 backoff = min(backoff * 2, self.max_backoff_seconds)
             finally:
                 self.active = False
                 with contextlib.suppress(Exception):
                     await listener.close()
+
+    async def _pause(self, seconds: float) -> None:
+        """A backoff: new work (NOTIFY) does not cut it short, only :meth:`stop` does."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -121,7 +121,7 @@ class LocalNats:
             *self.extra_args,
         ]
         log = open(self.directory / "nats.log", "ab")  # noqa: SIM115 - owned by the process
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _wait_port(self.port)
         return self
 
@@ -312,7 +312,7 @@ class LocalNatsCluster:
                 *node.extra_args,
             ]
             log = open(node.directory / "nats.log", "ab")  # noqa: SIM115 - owned by the process
-            node.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            node.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         for node in self.nodes:
             _wait_port(node.port)
         return self
