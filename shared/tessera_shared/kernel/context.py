@@ -47,10 +47,14 @@ def current() -> MessageContext:
 
 def bind(ctx: MessageContext) -> object:
     """Make ``ctx`` current (and visible in logs); returns a token for :func:`reset`."""
-    structlog.contextvars.bind_contextvars(correlation_id=ctx.correlation_id)
+    trace = ctx.traceparent.split("-") if ctx.traceparent else []
+    structlog.contextvars.bind_contextvars(
+        correlation_id=ctx.correlation_id,
+        trace_id=trace[1] if len(trace) == 4 else None,  # lets logs join the W3C trace of the request
+    )
     return _current.set(ctx)
 
 
 def reset(token: object) -> None:
     _current.reset(token)  # type: ignore[arg-type]
-    structlog.contextvars.unbind_contextvars("correlation_id")
+    structlog.contextvars.unbind_contextvars("correlation_id", "trace_id")
