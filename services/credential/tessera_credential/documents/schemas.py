@@ -22,11 +22,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft201909Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT201909, DRAFT202012
+
 
 STRICT_TITLE = "JSON Schema for the AchievementCredential class."
 LENIENT_TITLE_PREFIX = "JSON-LD Schema adaptation for the AchievementCredential class"
@@ -132,6 +134,29 @@ def _validator(name: str) -> Draft201909Validator:
     return Draft201909Validator(schema, registry=_registry(), format_checker=FORMAT_CHECKER)
 
 
+@cache
+def _fast_validator(name: str) -> jsonschema_rs.Draft201909Validator:
+    """The same schema in jsonschema-rs (compiled Rust), with the same registry and format checks."""
+    registry = jsonschema_rs.Registry([(schema["$id"], schema) for schema in _schemas().values()])
+    return jsonschema_rs.Draft201909Validator(
+        _schemas()[name], registry=registry, validate_formats=True,
+        formats={"date-time": _date_time, "date": _date},
+    )
+
+
+def _passes_fast(name: str, document: Any) -> bool:
+    """True only when jsonschema-rs says valid; anything else goes through `jsonschema`.
+
+    Why: a valid credential (every issued one, most verified ones) then costs well under a
+    millisecond instead of ~15 ms per schema; an invalid one still gets `jsonschema`'s exact error
+    messages, in the same order, from the reference implementation.
+    """
+    try:
+        return bool(_fast_validator(name).is_valid(document))
+    except Exception:  # e.g. a value it cannot take: let jsonschema decide (and report) as before
+        return False
+
+
 def _errors(name: str, document: Any) -> Iterator[str]:
     for error in _validator(name).iter_errors(document):
         yield f"{_path(error)}: {_short(error.message)}"
@@ -147,6 +172,8 @@ def _short(message: str, limit: int = 300) -> str:
 
 def validate(name: str, document: Any) -> SchemaResult:
     """Validate against one vendored schema: "strict", "lenient" (OB 3.0) or "clr" (CLR 2.0)."""
+    if _passes_fast(name, document):
+        return SchemaResult(name, _schemas()[name]["$id"], True, ())
     errors: list[str] = []
     for message in _errors(name, document):
         errors.append(message)

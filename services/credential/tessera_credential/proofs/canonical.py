@@ -9,17 +9,21 @@ is what other verifiers (jsonld.js, pyld) compute.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import pyoxigraph as ox
 import rfc8785
 
 from .canon_oxigraph import canonical_nquads, canonicalize_oxigraph
 from .canon_pyld import canonicalize_pyld
 from .complexity import DEFAULT_MAX_PERMUTATIONS
 from .contexts import DEFAULT_LOADER, ContextLoader
-from .errors import CanonicalizationError
-from .guard import inspect_oxigraph
+from .errors import CanonicalizationError, ProofError
+from .guard import SignabilityReport, inspect_oxigraph
 from .jsonld_document import scan_document
+
+SEC_PROOF = ox.NamedNode("https://w3id.org/security#proof")
 
 
 def canonicalize(
@@ -50,6 +54,72 @@ def canonicalize(
     if scan.fast_path_ok:
         return canonicalize_oxigraph(document, loader, max_permutations=max_permutations)
     return canonicalize_pyld(document, loader, max_permutations=max_permutations)
+
+
+def check_signable_and_canonicalize_unsecured(
+    document: Mapping[str, Any],
+    loader: ContextLoader = DEFAULT_LOADER,
+    *,
+    max_permutations: int = DEFAULT_MAX_PERMUTATIONS,
+) -> tuple[SignabilityReport, str | None]:
+    """`check_signable(document)` (the whole, secured document) and, from the same JSON-LD parse, the
+    RDFC-1.0 form of the document without its `proof` member (what eddsa-rdfc-2022 proofs sign).
+
+    Why: verification needs both, and each is a full pyoxigraph parse (~10 ms for a joint credential,
+    nearly all context processing). The report is computed exactly as `check_signable` computes it.
+    The canonical form is None whenever it is not certainly `canonicalize(without proof)`: the guard
+    found problems (its lenient parse then differs from a strict one), the pyld path would be taken,
+    or the root proofs do not separate cleanly (see `_without_root_proofs`); callers then canonicalize.
+    """
+    scan = scan_document(document, loader.json_literal_terms())
+    report, quads = inspect_oxigraph(document, loader, scan, allow_embedded_contexts=False)
+    if not report.ok or not scan.fast_path_ok or scan.non_finite_numbers:
+        return report, None
+    proofs = document.get("proof")
+    proofs = proofs if isinstance(proofs, list) else [proofs]
+    if not proofs or not all(isinstance(p, dict) and not any(k.startswith("@") for k in p) for p in proofs):
+        return report, None
+    # A clean report: these quads equal a strict plain parse (see `canonicalize`). Removing `proof`
+    # from the JSON only removes what it contributed, and the document's data stays as it was: the
+    # sub-document's scan is a subset of this clean one, so `canonicalize` would take this fast path.
+    kept = _without_root_proofs(quads, len(proofs))
+    if kept is None:
+        return report, None
+    try:
+        return report, canonical_nquads(kept, max_permutations)
+    except ProofError:  # e.g. the complexity cap: raised where it always was, by the proofs' own canonicalization
+        return report, None
+
+
+def _without_root_proofs(quads: list[ox.Quad], count: int) -> list[ox.Quad] | None:
+    """The quads minus the root `proof` member's contribution, or None unless it is unambiguous.
+
+    `proof` (credentials v2, protected) is `sec:proof` with `@container: @graph`: each proof object
+    becomes a fresh blank-node named graph, linked from the root node by one default-graph triple.
+    Accepted only when exactly one subject has `sec:proof` links in the default graph, exactly
+    `count` of them to `count` distinct blank nodes (a nested, e.g. endorsement, proof would be a
+    second subject), and no blank node of the removed graphs (nested graphs included) occurs in what
+    is kept: then the kept quads are exactly those of the document without `proof`.
+    """
+    links = [q for q in quads if q.predicate == SEC_PROOF and isinstance(q.graph_name, ox.DefaultGraph)]
+    graphs = {q.object for q in links}
+    if len(links) != count or len(graphs) != count or len({q.subject for q in links}) != 1:
+        return None
+    if not all(isinstance(g, ox.BlankNode) for g in graphs):
+        return None
+    removed: set[Any] = set(graphs)
+    while True:  # graphs nested inside a proof (a graph container in it) go with it
+        nested = {q.object for q in quads if q.graph_name in removed and isinstance(q.object, ox.BlankNode)}
+        nested &= {q.graph_name for q in quads}
+        if nested <= removed:
+            break
+        removed |= nested
+    link_set = set(links)  # exactly the links: any other reference to a removed graph is caught below
+    kept = [q for q in quads if q.graph_name not in removed and q not in link_set]
+    inside = {t for q in quads if q.graph_name in removed for t in (q.subject, q.object) if isinstance(t, ox.BlankNode)}
+    if (inside | removed) & {t for q in kept for t in (q.subject, q.object, q.graph_name)}:
+        return None
+    return kept
 
 
 def jcs(value: Any) -> bytes:

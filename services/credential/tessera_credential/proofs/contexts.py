@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -39,23 +40,39 @@ class VendoredContext:
     sha256: str
 
 
-PRODUCTION_CONTEXTS: Mapping[str, VendoredContext] = MappingProxyType({
-    c.url: c
-    for c in (
-        VendoredContext(CREDENTIALS_V2, "credentials-v2.jsonld",
-                        "59955ced6697d61e03f2b2556febe5308ab16842846f5b586d7f1f7adec92734"),
-        VendoredContext(DATA_INTEGRITY_V2, "data-integrity-v2.jsonld",
-                        "67f21e6e33a6c14e5ccfd2fc7865f7474fb71a04af7e94136cb399dfac8ae8f4"),
-        VendoredContext(MULTIKEY_V1, "multikey-v1.jsonld",
-                        "ba2c182de2d92f7e47184bcca8fcf0beaee6d3986c527bf664c195bbc7c58597"),
-        VendoredContext(OB_V3P0, "ob-v3p0-context-3.0.3.json",
-                        "ef2fa9c7846dce233cc166b43639027278be4ee44f00bb1d45c75de2dd0cd761"),
-        VendoredContext(OB_V3P0_EXTENSIONS, "ob-v3p0-extensions.json",
-                        "146f85aa16effd7ca1da8056eb443f53ce1eca8a34186cb062832c0a97d889c3"),
-        VendoredContext(CLR_V2P0, "clr-v2p0-2.0.1.json",
-                        "880f1902d4158f2f33ce06af41b90719977cd1ea337a9de2e41edb3ff5e543d6"),
-    )
-})
+PRODUCTION_CONTEXTS: Mapping[str, VendoredContext] = MappingProxyType(
+    {
+        c.url: c
+        for c in (
+            VendoredContext(
+                CREDENTIALS_V2,
+                "credentials-v2.jsonld",
+                "59955ced6697d61e03f2b2556febe5308ab16842846f5b586d7f1f7adec92734",
+            ),
+            VendoredContext(
+                DATA_INTEGRITY_V2,
+                "data-integrity-v2.jsonld",
+                "67f21e6e33a6c14e5ccfd2fc7865f7474fb71a04af7e94136cb399dfac8ae8f4",
+            ),
+            VendoredContext(
+                MULTIKEY_V1, "multikey-v1.jsonld", "ba2c182de2d92f7e47184bcca8fcf0beaee6d3986c527bf664c195bbc7c58597"
+            ),
+            VendoredContext(
+                OB_V3P0,
+                "ob-v3p0-context-3.0.3.json",
+                "ef2fa9c7846dce233cc166b43639027278be4ee44f00bb1d45c75de2dd0cd761",
+            ),
+            VendoredContext(
+                OB_V3P0_EXTENSIONS,
+                "ob-v3p0-extensions.json",
+                "146f85aa16effd7ca1da8056eb443f53ce1eca8a34186cb062832c0a97d889c3",
+            ),
+            VendoredContext(
+                CLR_V2P0, "clr-v2p0-2.0.1.json", "880f1902d4158f2f33ce06af41b90719977cd1ea337a9de2e41edb3ff5e543d6"
+            ),
+        )
+    }
+)
 
 PyldLoader = Callable[[str, Any], dict[str, Any]]
 
@@ -74,6 +91,10 @@ class ContextLoader:
         # to any later caller without asking its loader (an allow-list bypass). Each loader gets
         # its own bounded cache instead (bounded: embedded contexts are cached by content too).
         self.pyld_context_cache: LRUCache[Any, Any] = LRUCache(maxsize=256)  # used under canon_pyld's lock
+        # Canonical proof configurations with `created` abstracted (cryptosuites.canonical_proof_configuration):
+        # per loader, since they depend on the contexts it serves; bounded, as verified proofs are untrusted.
+        self.proof_config_templates: LRUCache[Any, Any] = LRUCache(maxsize=1024)
+        self.proof_config_lock = threading.Lock()  # LRUCache reorders on reads; issuance signs in threads
 
     @property
     def urls(self) -> frozenset[str]:

@@ -60,11 +60,11 @@ class Findings:
 
     def iri(self, value: str, role: str) -> None:
         if value.startswith(UNDEFINED_VOCAB):
-            term = value[len(UNDEFINED_VOCAB):]
+            term = value[len(UNDEFINED_VOCAB) :]
             self.undefined[term] = None
             self.problems[f"undefined term {term!r} ({role})"] = None
         elif value.startswith(_RELATIVE_SCHEME):
-            shown = value[len(RELATIVE_BASE):] if value.startswith(RELATIVE_BASE) else value
+            shown = value[len(RELATIVE_BASE) :] if value.startswith(RELATIVE_BASE) else value
             self.problems[f"relative IRI {shown!r} ({role})"] = None
         elif not value.startswith("_:") and not _valid_iri(value):
             self.problems[f"invalid IRI {value!r} ({role})"] = None
@@ -116,18 +116,29 @@ def inspect_oxigraph(
 
     found = Findings()
     found.problems.update(dict.fromkeys(scan_problems(scan, allow_embedded_contexts)))
-    quads = parse_jsonld(document, loader, context_rewrite=add_sentinel_vocab,
-                         base_iri=RELATIVE_BASE, lenient=True)
+    quads = parse_jsonld(document, loader, context_rewrite=add_sentinel_vocab, base_iri=RELATIVE_BASE, lenient=True)
+    # Each (IRI, role) and language tag is checked once: findings are idempotent and ordered by first
+    # occurrence, so repeats change nothing, and a credential repeats few IRIs hundreds of times.
+    checked: set[tuple[str, str]] = set()
     for quad in quads:
         object_role = "type" if quad.predicate.value == _RDF_TYPE else "node"
         for term, role in ((quad.subject, "node"), (quad.object, object_role), (quad.graph_name, "node")):
             if isinstance(term, ox.NamedNode):
-                found.iri(term.value, role)
+                key = (term.value, role)
             elif isinstance(term, ox.Literal):
-                found.iri(term.datatype.value, "datatype")
-                if term.language:
+                key = (term.datatype.value, "datatype")
+                if term.language and (term.language, "@language") not in checked:
+                    checked.add((term.language, "@language"))
                     found.language(term.language)
-        found.iri(quad.predicate.value, "property")
+            else:
+                continue
+            if key not in checked:
+                checked.add(key)
+                found.iri(*key)
+        key = (quad.predicate.value, "property")
+        if key not in checked:
+            checked.add(key)
+            found.iri(*key)
     return found.report(), quads
 
 
@@ -150,4 +161,3 @@ def check_signable(
 def ensure_signable(document: Any, loader: ContextLoader = DEFAULT_LOADER, **options: Any) -> None:
     """Raise `UndefinedTermError` (naming the terms) or `UnsignableDataError` if not signable."""
     check_signable(document, loader, **options).raise_if_unsignable()
-

@@ -17,7 +17,7 @@ from typing import Any
 import base58
 
 from .contexts import DEFAULT_LOADER, ContextLoader
-from .cryptosuites import CRYPTOSUITES, EDDSA_JCS_2022, PROOF_TYPE, hash_data
+from .cryptosuites import CRYPTOSUITES, EDDSA_JCS_2022, EDDSA_RDFC_2022, PROOF_TYPE, hash_data
 from .errors import ProofError
 from .multikey import verify_signature
 from .signing import chained_input, proofs_of, without_proof
@@ -54,14 +54,21 @@ def verify_document(
     expected_proof_purpose: str | None = "assertionMethod",
     require_signable: bool = True,
     now: datetime | None = None,
+    unsecured_canonical: bytes | None = None,
 ) -> VerificationResult:
     """Check each proof in `document["proof"]` independently (chains sign their previous proofs).
 
     `require_signable` (default on) also fails proofs over documents holding data RDFC-1.0 drops
     (undefined terms...): such a signature is valid but does not cover everything shown.
+    `unsecured_canonical`: the RDFC-1.0 form of the document without `proof`, when the caller already
+    has it from a signability-checked parse (`canonical.check_signable_and_canonicalize_unsecured`);
+    eddsa-rdfc-2022 proofs without `previousProof` then use it instead of canonicalizing again.
     """
-    verifier = _Verifier(document, resolve_key, loader, expected_proof_purpose, require_signable,
-                         now or datetime.now(UTC))
+    verifier = _Verifier(
+        document, resolve_key, loader, expected_proof_purpose, require_signable, now or datetime.now(UTC)
+    )
+    if unsecured_canonical is not None:
+        verifier.canonical_documents[_cache_key(EDDSA_RDFC_2022, None)] = unsecured_canonical
     checks = []
     for index, proof in enumerate(proofs_of(document)):
         if not isinstance(proof, Mapping):
@@ -71,8 +78,16 @@ def verify_document(
             reason = verifier.check(proof)
         except ProofError as exc:  # canonicalization refused the document or the proof options
             reason = f"{type(exc).__name__}: {exc}"
-        checks.append(ProofCheck(index, _str_or_none(proof.get("id")), _str_or_none(proof.get("verificationMethod")),
-                                 _str_or_none(proof.get("cryptosuite")), reason is None, reason))
+        checks.append(
+            ProofCheck(
+                index,
+                _str_or_none(proof.get("id")),
+                _str_or_none(proof.get("verificationMethod")),
+                _str_or_none(proof.get("cryptosuite")),
+                reason is None,
+                reason,
+            )
+        )
     return VerificationResult(tuple(checks))
 
 
@@ -120,14 +135,24 @@ class _Verifier:
         public_key = self.resolve_key(method)
         if public_key is None:
             return f"unknown verification method {method!r}"
-        cache_key = f"{suite}|{json.dumps(previous, sort_keys=True)}"
-        data = hash_data(unsecured, proof, loader=self.loader, require_signable=self.require_signable,
-                         canonical_document=self.canonical_documents.get(cache_key))
+        cache_key = _cache_key(suite, previous)
+        data = hash_data(
+            unsecured,
+            proof,
+            loader=self.loader,
+            require_signable=self.require_signable,
+            canonical_document=self.canonical_documents.get(cache_key),
+        )
         if suite != EDDSA_JCS_2022:  # JCS depends on the proof's @context and is cheap anyway
             self.canonical_documents[cache_key] = data.canonical_document
         if not verify_signature(public_key, signature, data.combined):
             return "signature does not match"
         return None
+
+
+def _cache_key(suite: Any, previous: Any) -> str:
+    """Which unsecured document a proof signs: its cryptosuite and the proofs it chains to."""
+    return f"{suite}|{json.dumps(previous, sort_keys=True)}"
 
 
 def _is_prefix(context: Any, document: Mapping[str, Any]) -> bool:

@@ -41,11 +41,11 @@ from tessera_credential.proofs import (
     JsonLimits,
     MalformedInputError,
     ProofError,
-    check_signable,
     parse_untrusted_json,
     resolve_did_key,
     verify_document,
 )
+from tessera_credential.proofs.canonical import check_signable_and_canonicalize_unsecured
 from tessera_credential.proofs.contexts import CREDENTIALS_V2
 from tessera_credential.proofs.jsonld_document import scan_document
 from tessera_credential.proofs.signing import proofs_of
@@ -181,6 +181,8 @@ class _Verification:
     problems: list[str] = field(default_factory=list)
     retryable: list[str] = field(default_factory=list)
     unresolved: set[str] = field(default_factory=set)  # controllers whose key lookup failed (outage)
+    # RDFC-1.0 form of the document without `proof`, from the guard's own parse (None: not derivable)
+    unsecured_canonical: bytes | None = None
 
     def fail(self, problem: str) -> None:
         if len(self.problems) < MAX_LISTED:
@@ -260,8 +262,11 @@ class _Verification:
         if not contexts_allowed:
             return {"checked": False, "ok": False, "undefined_terms": [], "problems": ["contexts not allowed"]}
         try:
-            report = check_signable(self.document, self.loader)
+            # One parse for two results: the guard's report (as `check_signable` gives it) and, when
+            # certain, what the eddsa-rdfc-2022 proofs sign, so verifying them needs no second parse.
+            report, unsecured = check_signable_and_canonicalize_unsecured(self.document, self.loader)
             ok, terms, problems = report.ok, list(report.undefined_terms), list(report.problems)
+            self.unsecured_canonical = unsecured.encode("utf-8") if unsecured is not None else None
         except (ProofError, ValueError, TypeError, RecursionError) as exc:
             ok, terms, problems = False, [], [f"{type(exc).__name__}: {exc}"[:500]]
         if not ok:
@@ -298,6 +303,8 @@ class _Verification:
                     loader=self.loader,
                     now=self.now,
                     require_signable=not signable_checked,
+                    # only set after a clean guard of this very document (so signable_checked is True)
+                    unsecured_canonical=self.unsecured_canonical if signable_checked else None,
                 )
                 indexes = [i for i in range(len(raw_proofs)) if i not in malformed]
                 checks = {indexes[c.index]: (c.valid, c.reason) for c in result.proofs}
