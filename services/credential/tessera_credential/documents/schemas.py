@@ -29,7 +29,6 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import DRAFT201909, DRAFT202012
 
-
 STRICT_TITLE = "JSON Schema for the AchievementCredential class."
 LENIENT_TITLE_PREFIX = "JSON-LD Schema adaptation for the AchievementCredential class"
 CLR_TITLE_PREFIX = "JSON-LD Schema adaptation for the ClrCredential class"
@@ -139,7 +138,9 @@ def _fast_validator(name: str) -> jsonschema_rs.Draft201909Validator:
     """The same schema in jsonschema-rs (compiled Rust), with the same registry and format checks."""
     registry = jsonschema_rs.Registry([(schema["$id"], schema) for schema in _schemas().values()])
     return jsonschema_rs.Draft201909Validator(
-        _schemas()[name], registry=registry, validate_formats=True,
+        _schemas()[name],
+        registry=registry,
+        validate_formats=True,
         formats={"date-time": _date_time, "date": _date},
     )
 
