@@ -130,6 +130,9 @@ def test_signed_bundle_and_every_stacked_credential_verify(clr: dict[str, Any]) 
     assert result.verified and len(result.proofs) == 3
     for inner in signed["credentialSubject"]["verifiableCredential"]:
         assert verify(inner)["verdict"] == "valid"  # an employer can still verify each one on its own
+    report = verify(signed)  # the bundle itself: checked against the CLR 2.0 schema, not OB 3.0's
+    assert [s["schema"] for s in report["schemas"]] == ["clr"] and report["schemas"][0]["valid"]
+    assert report["verdict"] == "valid", report
     tampered = copy.deepcopy(signed)
     tampered["credentialSubject"]["verifiableCredential"][1]["credentialSubject"]["creditsEarned"] = 30
     assert not any(p.valid for p in verify_document(tampered, resolve_test_key).proofs)

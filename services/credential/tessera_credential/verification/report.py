@@ -190,7 +190,10 @@ class _Verification:
 
     def run(self) -> VerificationReport:
         doc = self.document
-        schemas = [self.schema(name) for name in ("strict", "lenient")]
+        # A pathway credential is a CLR 2.0 ClrCredential bundle: checked against the CLR schema.
+        types = doc.get("type") if isinstance(doc, dict) else None
+        is_clr = "ClrCredential" in (types if isinstance(types, list) else [types])
+        schemas = [self.schema("clr")] if is_clr else [self.schema(name) for name in ("strict", "lenient")]
         contexts = self.contexts()
         signable = self.signable(contexts["allowed"])
         proofs = self.proofs(contexts, signable_checked=signable["ok"])
