@@ -249,7 +249,8 @@ class Consumer:
         await conn.execute(
             """INSERT INTO dead_letters (consumer, subject, event_id, event_type, payload, headers, error,
                                          delivery_count, stream_sequence)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (consumer, event_id) WHERE redriven_at IS NULL AND event_id IS NOT NULL DO NOTHING""",
             self.name,
             it.subject,
             it.envelope.id if it.envelope else it.headers.get("Nats-Msg-Id"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -82,6 +83,13 @@ def install(app: FastAPI) -> None:
             errors=domain_errors(exc) or None,
             problems=exc.problems or None,
         )
+
+    @app.exception_handler(asyncpg.DataError)
+    async def _data(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # Input that passed validation but that PostgreSQL cannot hold (a NUL character, a number
+        # beyond the column's range): the transaction rolled back, nothing was written.
+        message = str(exc).split("\n")[0][:200]
+        return problem(422, f"a value cannot be stored: {message}", instance=request.url.path)
 
     @app.exception_handler(UnknownEventType)
     async def _unknown_type(request: Request, exc: UnknownEventType) -> JSONResponse:

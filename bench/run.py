@@ -1,0 +1,620 @@
+"""``make bench`` / ``python -m bench.run [--learners N]``: end-to-end figures against the machine's limits.
+
+One run, on one machine, in this order:
+
+1. the raw limits (``bench/raw_limits.py``): JetStream publish+ack, pull consume+ack, and the
+   consume → PostgreSQL transaction → ack hop per batch;
+2. the four services as processes (``bench/cluster.py``) on real NATS JetStream and PostgreSQL; the
+   demo consortium seeded through the catalogue API; N learners registered and admitted with bulk
+   enrolments; then each teaching partner bulk-uploads its component's results (the three uploads
+   at once) through the assessment API, and the clock runs until every qualifying learner's signed
+   credential is stored and its ``CredentialIssued`` event published (every 10th learner fails a
+   component and must get nothing). Reported: credentials/s (first upload sent → last credential
+   published), result → credential latency (upload committed → credential event published);
+3. a steady offered load: more learners, two components uploaded beforehand, the third sent as
+   single results at ``--steady-rate`` per second (open loop), each completing a credential:
+   latency result answered → credential published;
+4. ``POST /verify`` requests/s with the issued credentials;
+5. catalogue search requests/s, and a bare FastAPI endpoint serving the same JSON (``bench/bare.py``).
+
+Writes ``bench/results/<timestamp>.json`` and ``.png``; prints the JSON. The services run under the
+sampling profiler (``bench/sampler.py``) unless ``--no-profile``; its summary goes into the JSON.
+The goals of issue 9 are reported with the measured values; nothing here asserts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench import http_load, raw_limits, scenario
+from bench.cluster import REPO, Cluster, cpu_seconds
+from bench.sampler import summarise
+from tessera_shared.demo.api import Api, DemoError, until
+from tessera_shared.testing.servers import Servers, free_port, nats_server_binary
+
+RESULTS = REPO / "bench" / "results"
+GOALS = {
+    "credentials_per_s": (">=", 1000),
+    "ratio_to_hop_limit": (">=", 0.20),
+    "steady_p99_ms": ("<=", 250),
+    "verify_per_s": (">=", 2000),
+}
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def latency_summary(ms: list[float]) -> dict[str, Any]:
+    return {
+        "n": len(ms),
+        "p50_ms": _r(percentile(ms, 50)),
+        "p95_ms": _r(percentile(ms, 95)),
+        "p99_ms": _r(percentile(ms, 99)),
+        "max_ms": _r(max(ms) if ms else None),
+        "mean_ms": _r(statistics.fmean(ms) if ms else None),
+    }
+
+
+def _r(x: float | None, nd: int = 1) -> float | None:
+    return None if x is None else round(x, nd)
+
+
+# ------------------------------------------------------------------------------ machine and versions
+
+
+def versions(servers: Servers, pg_version: str) -> dict[str, Any]:
+    packages = {}
+    for p in ("fastapi", "starlette", "uvicorn", "asyncpg", "nats-py", "faststream", "pydantic", "orjson", "httpx"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            packages[p] = metadata.version(p)
+    try:
+        nats_version = subprocess.run(
+            [nats_server_binary(), "--version"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except Exception as exc:
+        nats_version = f"unknown ({type(exc).__name__})"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True)
+    return {
+        "tessera": metadata.version("tessera-shared") if _installed("tessera-shared") else "0.1.0",
+        "git_commit": commit.stdout.strip(),
+        "git_dirty": bool(dirty.stdout.strip()),
+        "python": platform.python_version(),
+        "nats_server": nats_version,
+        "postgresql": pg_version,
+        "servers": servers.how,
+        "packages": packages,
+    }
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.version(name)
+        return True
+    except metadata.PackageNotFoundError:
+        return False
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "platform": platform.platform(),
+        "python_loop_10M_s": calibrate(),
+    }
+
+
+def calibrate() -> float:
+    """Seconds this machine takes for a 10-million-step Python loop at the start of the run (on an
+    idle modern core: about 0.5 s); a shared or throttled machine shows here."""
+    t = time.perf_counter()
+    s = 0
+    for i in range(10_000_000):
+        s += i
+    return round(time.perf_counter() - t, 2)
+
+
+class ServerCpu:
+    """CPU seconds of the NATS and PostgreSQL processes this run started (none for external ones)."""
+
+    def __init__(self, servers: Servers) -> None:
+        self.servers = servers
+
+    def postgres_pids(self) -> list[int]:
+        lp = self.servers.local_postgres
+        if lp is None:
+            return []
+        try:
+            postmaster = int((lp.directory / "pgdata" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        pids = [postmaster]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                        pids.append(int(entry.name))
+        return pids
+
+    def snapshot(self) -> dict[str, float]:
+        out = {"postgres": sum(cpu_seconds(p) for p in self.postgres_pids())}
+        if self.servers.local_nats and self.servers.local_nats.process:
+            out["nats"] = cpu_seconds(self.servers.local_nats.process.pid)
+        return out
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: round(after.get(k, 0.0) - before.get(k, 0.0), 1) for k in after}
+
+
+# ------------------------------------------------------------------------------ phases
+
+
+async def end_to_end(
+    api: Api, cluster: Cluster, server_cpu: ServerCpu, n: int, fail_every: int, target: str, budget_s: float
+) -> dict[str, Any]:
+    deadline = time.monotonic() + budget_s
+    pools = {name: await cluster.pool(name) for name in ("assessment", "credential")}
+    try:
+        t = time.time()
+        cohort = await scenario.enrol(api, n, prefix="e2e", fail_every=fail_every)
+        enrol_s = time.time() - t
+        log(f"enrolled {n} learners in {enrol_s:.1f}s; waiting for the assessment service to hear of them")
+        await scenario.wait_assessment_knows(pools["assessment"], cohort.learner_ids, deadline)
+        await scenario.wait_quiet(api, deadline)
+        qualifying = cohort.qualifying
+        cpu0, scpu0 = cluster.cpu(), server_cpu.snapshot()
+        log(f"uploading {3 * n} results (three components at once); {len(qualifying)} learners qualify")
+        t0 = time.time()
+        uploads = await asyncio.gather(
+            *(scenario.upload_component(api, cohort, c, key=f"e2e-{c}") for c in scenario.COMPONENTS)
+        )
+        t_uploaded = max(u.finished for u in uploads)
+        log(f"uploads done in {t_uploaded - t0:.1f}s; waiting for {len(qualifying)} {target} events")
+        got = await scenario.wait_published(pools["credential"], target, len(qualifying), deadline)
+        t_done = time.time()
+        cpu1, scpu1 = cluster.cpu(), server_cpu.snapshot()
+        times = await scenario.credential_times(pools["credential"], target)
+        duplicates = await pools["credential"].fetchval(
+            "SELECT count(*) - count(DISTINCT data->>'learner_id') FROM events WHERE event_type = $1", target
+        )
+        published = [times[x][1] for x in qualifying if x in times]
+        stored = [times[x][0] for x in qualifying if x in times]
+        wrongly = [x for x in cohort.failing if x in times]
+        last = max(published) if published else t_done
+        credentials_per_s = len(published) / (last - t0) if published else 0.0
+        latencies = [(p - t_uploaded) * 1000 for p in published]
+        timeline = sorted(p - t0 for p in published)
+        return {
+            "learners": n,
+            "qualifying": len(qualifying),
+            "results_uploaded": sum(u.accepted for u in uploads),
+            "results_rejected": sum(u.rejected for u in uploads),
+            "measured": target,
+            "complete": got >= len(qualifying) and len(published) == len(qualifying),
+            "credentials": len(published),
+            "credentials_for_failing_learners": len(wrongly),
+            "duplicate_credentials": duplicates,
+            "credentials_per_s": round(credentials_per_s, 1),
+            "drain_credentials_per_s": round(len(published) / max(1e-9, last - t_uploaded), 1),
+            "enrolment_s": round(enrol_s, 1),
+            "uploads": [
+                {"component": u.component, "rows": u.rows, "seconds": round(u.finished - u.started, 2)} for u in uploads
+            ],
+            "upload_wall_s": round(t_uploaded - t0, 2),
+            "first_credential_after_s": round(min(timeline), 2) if timeline else None,
+            "last_credential_after_s": round(last - t0, 2),
+            "store_to_publish_ms": latency_summary([(p - s) * 1000 for p, s in zip(published, stored, strict=True)]),
+            "latency_from_last_upload": latency_summary(latencies),
+            "cpu_seconds": {**cpu_delta(cpu0, cpu1), **cpu_delta(scpu0, scpu1)},
+            "wall_seconds": round(last - t0, 2),
+            "_timeline": timeline,
+            "_latencies": latencies,
+        }
+    finally:
+        for p in pools.values():
+            await p.close()
+
+
+async def steady_load(
+    api: Api, cluster: Cluster, rate: float, seconds: float, target: str, budget_s: float
+) -> dict[str, Any]:
+    deadline = time.monotonic() + budget_s
+    n = int(rate * seconds)
+    pools = {name: await cluster.pool(name) for name in ("assessment", "credential")}
+    try:
+        cohort = await scenario.enrol(api, n, prefix="steady", fail_every=0)
+        await scenario.wait_assessment_knows(pools["assessment"], cohort.learner_ids, deadline)
+        for c in scenario.COMPONENTS[:2]:
+            await scenario.upload_component(api, cohort, c, key=f"steady-{c}")
+        await scenario.wait_quiet(api, deadline)
+        log(f"steady load: {n} single results at {rate}/s, each completing a learner")
+        last = scenario.COMPONENTS[2]
+        headers = api.headers(scenario.assessor(scenario.TEACHER[last]))
+        sent: dict[str, tuple[float, float, int]] = {}
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx.AsyncClient(base_url=cluster.url("assessment"), limits=limits, timeout=60) as client:
+
+            async def one(learner_id: str) -> None:
+                try:
+                    sent[learner_id] = await scenario.record_one(
+                        client, headers, learner_id, last, scenario.grade_of(cohort, learner_id, last)
+                    )
+                except httpx.HTTPError:
+                    sent[learner_id] = (time.time(), time.time(), -1)
+
+            tasks = []
+            start = time.perf_counter()
+            for i, learner_id in enumerate(cohort.learner_ids):
+                delay = start + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(learner_id)))
+            offered_s = time.perf_counter() - start
+            await asyncio.gather(*tasks)
+        before = await scenario.count_published(pools["credential"], target)
+        await scenario.wait_published(pools["credential"], target, before, deadline)
+        times: dict[str, tuple[float, float]] = {}
+
+        async def all_in() -> bool:
+            nonlocal times
+            times = await scenario.credential_times(pools["credential"], target)
+            return all(x in times for x in cohort.learner_ids)
+
+        with contextlib.suppress(DemoError):
+            await until(all_in, "every steady-load credential", deadline, 0.25)
+        ok = [x for x in cohort.learner_ids if sent[x][2] == 201 and x in times]
+        latencies = [(times[x][1] - sent[x][1]) * 1000 for x in ok]
+        http_ms = [(sent[x][1] - sent[x][0]) * 1000 for x in cohort.learner_ids if sent[x][2] == 201]
+        statuses: dict[str, int] = {}
+        for x in cohort.learner_ids:
+            statuses[str(sent[x][2])] = statuses.get(str(sent[x][2]), 0) + 1
+        first = min(s[0] for s in sent.values())
+        series = sorted((sent[x][1] - first, lat) for x, lat in zip(ok, latencies, strict=True))
+        return {
+            "offered_rate_per_s": rate,
+            "achieved_offer_rate_per_s": round(n / offered_s, 1),
+            "results": n,
+            "statuses": statuses,
+            "credentials": len(ok),
+            "result_http_latency": latency_summary(http_ms),
+            "result_to_credential": latency_summary(latencies),
+            "_series": series,
+        }
+    finally:
+        for p in pools.values():
+            await p.close()
+
+
+async def verification(api: Api, cluster: Cluster, seconds: float, concurrency: int) -> dict[str, Any]:
+    r = await api.request("credential", "GET", "/openapi.json", who=None)
+    if "/verify" not in r.json().get("paths", {}):
+        return {"available": False, "note": "the credential service has no POST /verify route in this build"}
+    pool = await cluster.pool("credential")
+    try:
+        docs = [
+            json.dumps(row["document"]).encode()
+            for row in await pool.fetch(
+                "SELECT document FROM issued_credentials WHERE status = 'active' ORDER BY credential_id LIMIT 64"
+            )
+        ]
+    finally:
+        await pool.close()
+    if not docs:
+        return {"available": True, "note": "no issued credential to verify"}
+    service = cluster.services["credential"]
+    async with httpx.AsyncClient(base_url=service.url, timeout=60) as client:
+        first = await client.post("/verify", content=docs[0], headers={"Content-Type": "application/json"})
+    sample = first.json() if first.status_code == 200 else {"status": first.status_code, "body": first.text[:300]}
+    requests = [
+        http_load.build_request(
+            "POST", "/verify", host=f"127.0.0.1:{service.port}", body=d, headers={"Content-Type": "application/json"}
+        )
+        for d in docs
+    ]
+
+    def verified(status: int, body: bytes) -> bool:
+        return status == 200 and b'"verdict"' in body
+
+    cpu0 = service.cpu()
+    out = await http_load.closed_loop(
+        "127.0.0.1", service.port, requests, seconds=seconds, concurrency=concurrency, check=verified
+    )
+    out["credential_service_cpu_s"] = round(service.cpu() - cpu0, 1)
+    out["available"] = True
+    out["sample_verdict"] = sample.get("verdict") if isinstance(sample, dict) else None
+    return out
+
+
+async def search(cluster: Cluster, workdir: Path, seconds: float, concurrency: int) -> dict[str, Any]:
+    path, params = "/catalogue/micro-credentials", {"q": "responsible ai"}
+    catalogue_svc = cluster.services["catalogue"]
+    async with httpx.AsyncClient(base_url=catalogue_svc.url, timeout=60) as client:
+        sample = await client.get(path, params=params)
+    sample.raise_for_status()
+    payload = workdir / "search-payload.json"
+    payload.write_bytes(sample.content)
+    request = http_load.build_request("GET", path, host=f"127.0.0.1:{catalogue_svc.port}", params=params)
+    catalogue = await http_load.closed_loop(
+        "127.0.0.1", catalogue_svc.port, [request], seconds=seconds, concurrency=concurrency
+    )
+    port = free_port()
+    env = {**os.environ, "BENCH_BARE_PAYLOAD": str(payload), "HTTP_PORT": str(port), "PYTHONPATH": str(REPO)}
+    bare_proc = subprocess.Popen(  # noqa: ASYNC220 - starting a child is instant; we do not wait on it here
+        [sys.executable, "-m", "bench.bare"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+
+            async def up() -> bool:
+                with contextlib.suppress(httpx.HTTPError):
+                    return (await client.get(path, params=params)).status_code == 200
+                return False
+
+            await until(up, "the bare FastAPI endpoint", time.monotonic() + 60, 0.2)
+        request = http_load.build_request("GET", path, host=f"127.0.0.1:{port}", params=params)
+        bare = await http_load.closed_loop("127.0.0.1", port, [request], seconds=seconds, concurrency=concurrency)
+    finally:
+        bare_proc.terminate()
+        bare_proc.wait(10)
+    return {
+        "query": params,
+        "response_bytes": len(sample.content),
+        "catalogue": catalogue,
+        "bare_fastapi": bare,
+        "ratio": round(catalogue["per_s"] / bare["per_s"], 3) if bare["per_s"] else None,
+    }
+
+
+# ------------------------------------------------------------------------------ the plot
+
+
+def plot(result: dict[str, Any], e2e: dict[str, Any], steady: dict[str, Any] | None, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5))
+    timeline = e2e["_timeline"]
+    ax = axes[0][0]
+    if timeline:
+        width = 10
+        end = int(max(timeline)) // width + 1
+        counts = [0] * end
+        for t in timeline:
+            counts[int(t) // width] += 1
+        ax.bar([i * width for i in range(end)], [c / width for c in counts], width=width, align="edge", color="#3b6ea8")
+        ax.axvline(e2e["upload_wall_s"], color="#c0392b", linestyle="--", label="all uploads committed")
+        ax.legend()
+    ax.set_title(f"end-to-end: credentials per second ({e2e['credentials']} for {e2e['learners']} learners)")
+    ax.set_xlabel("seconds since the first upload was sent")
+    ax.set_ylabel("credentials published / s (10 s bins)")
+    ax = axes[0][1]
+    lat = e2e["_latencies"]
+    if lat:
+        ax.hist([x / 1000 for x in lat], bins=60, color="#3b6ea8")
+    s = e2e["latency_from_last_upload"]
+    ax.set_title(
+        f"end-to-end latency (upload committed → credential published)\np50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms"
+    )
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("credentials")
+    if steady:
+        series = steady["_series"]
+        ax = axes[1][0]
+        if series:
+            ax.plot([t for t, _ in series], [x for _, x in series], ".", markersize=3, color="#27ae60")
+            ax.set_yscale("log")
+        ax.set_title(f"steady load {steady['offered_rate_per_s']:g} results/s: latency over time")
+        ax.set_xlabel("seconds since the first result")
+        ax.set_ylabel("result → credential (ms, log)")
+        ax = axes[1][1]
+        lat = sorted(x for _, x in series)
+        if lat:
+            ax.plot(lat, [100 * (i + 1) / len(lat) for i in range(len(lat))], color="#27ae60")
+            ax.set_xscale("log")
+            ax.axvline(250, color="#c0392b", linestyle="--", label="goal p99 250 ms")
+            ax.legend()
+        st = steady["result_to_credential"]
+        ax.set_title(f"steady load latency CDF: p50 {st['p50_ms']} ms, p95 {st['p95_ms']} ms, p99 {st['p99_ms']} ms")
+        ax.set_xlabel("ms (log)")
+        ax.set_ylabel("% of credentials")
+    else:
+        axes[1][0].set_axis_off()
+        axes[1][1].set_axis_off()
+    fig.suptitle(
+        f"Tessera bench {result['timestamp']}: {result['credentials_per_s']} credentials/s, "
+        f"ratio to hop limit {result['ratio_to_hop_limit']}, verify {result['verify_per_s']}/s"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def sql_per_event(stats: dict[str, Any]) -> dict[str, Any]:
+    """Round trips and database wait per consumed event, per consumer task."""
+    out: dict[str, Any] = {}
+    for task, s in stats["statements"].items():
+        entry: dict[str, Any] = {"calls": s["calls"], "db_wait_s": s["seconds"]}
+        consumer = task.split(":", 1)[-1]
+        handled = sum(stats["consumed"].get(consumer, {}).values())
+        if handled:
+            entry["events"] = int(handled)
+            entry["calls_per_event"] = round(s["calls"] / handled, 1)
+            entry["db_wait_ms_per_event"] = round(1000 * s["seconds"] / handled, 2)
+        out[task] = entry
+    return out
+
+
+def goals(result: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, (op, target) in GOALS.items():
+        value = result.get(key)
+        met = None if value is None else (value >= target if op == ">=" else value <= target)
+        out[key] = {"goal": f"{op} {target}", "measured": value, "met": met}
+    return out
+
+
+async def run(args: argparse.Namespace, servers: Servers, workdir: Path) -> dict[str, Any]:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    conn = await asyncpg.connect(servers.database_url)
+    pg_version = await conn.fetchval("SHOW server_version")
+    await conn.close()
+    result: dict[str, Any] = {
+        "timestamp": stamp,
+        "N": args.learners,
+        "machine": machine(),
+        "versions": versions(servers, pg_version),
+    }
+    log(f"raw limits ({args.raw_messages} messages)")
+    result["raw_limits"] = await raw_limits.measure(servers.nats_url, servers.database_url, n=args.raw_messages)
+    log(f"raw limits: {result['raw_limits']}")
+    profile = () if args.no_profile else ("catalogue", "enrolment", "assessment", "credential")
+    cluster = Cluster(servers.nats_url, servers.database_url, workdir, profile=profile)
+    server_cpu = ServerCpu(servers)
+    log(f"starting the four services (namespace {cluster.namespace}); logs in {workdir}")
+    cluster.start()
+    urls = {name: cluster.url(name) for name in cluster.services}
+    steady = None
+    try:
+        async with Api(scenario.endpoints_of(urls), cluster.tokens.private_pem, request_timeout=120) as api:
+            openapi = (await api.request("credential", "GET", "/openapi.json", who=None)).json()
+            signing = "/verify" in openapi.get("paths", {})
+            target = scenario.CREDENTIAL_ISSUED if signing else scenario.AWARDED
+            result["measured_event"] = target
+            if not signing:
+                result["note"] = (
+                    "the credential service of this build does not sign yet (no /verify): the end-to-end "
+                    "figures stop at the award decision and its CredentialAwarded event"
+                )
+            steady_n = int(args.steady_rate * args.steady_seconds)
+            await scenario.seed_consortium(api, capacity=args.learners + steady_n + 10, deadline=time.monotonic() + 300)
+            log("consortium seeded")
+            timeout = max(900.0, args.learners * 0.6)
+            e2e = await end_to_end(api, cluster, server_cpu, args.learners, args.fail_every, target, timeout)
+            log(
+                f"end-to-end: {e2e['credentials']}/{e2e['qualifying']} in {e2e['wall_seconds']}s = "
+                f"{e2e['credentials_per_s']}/s; latency {e2e['latency_from_last_upload']}"
+            )
+            result["end_to_end"] = e2e
+            if args.steady_seconds > 0:
+                await scenario.wait_quiet(api, time.monotonic() + 600)
+                steady = await steady_load(api, cluster, args.steady_rate, args.steady_seconds, target, 600)
+                log(f"steady: {steady['result_to_credential']}")
+                result["steady"] = steady
+            log("verification throughput")
+            result["verify"] = await verification(api, cluster, args.verify_seconds, args.concurrency)
+            log(f"verify: {result['verify'].get('per_s')}/s")
+            log("catalogue search vs bare FastAPI")
+            result["search"] = await search(cluster, workdir, args.search_seconds, args.concurrency)
+            found = result["search"]
+            log(f"search: {found['catalogue']['per_s']}/s vs bare {found['bare_fastapi']['per_s']}/s")
+            result["dead_letters"] = {
+                name: (await api.request(name, "GET", "/admin/status")).json()["dead_letters"] for name in urls
+            }
+    finally:
+        cluster.stop()
+        await cluster.drop_databases()
+    hop = result["raw_limits"]["consume_pg_tx_ack_hop_per_s"]
+    result["credentials_per_s"] = e2e["credentials_per_s"]
+    result["ratio_to_hop_limit"] = round(e2e["credentials_per_s"] / hop, 4) if hop else None
+    lat = e2e["latency_from_last_upload"]
+    result["p50_ms"], result["p95_ms"], result["p99_ms"] = lat["p50_ms"], lat["p95_ms"], lat["p99_ms"]
+    if steady:
+        st = steady["result_to_credential"]
+        result["steady_p50_ms"], result["steady_p95_ms"], result["steady_p99_ms"] = (
+            st["p50_ms"],
+            st["p95_ms"],
+            st["p99_ms"],
+        )
+    result["verify_per_s"] = result["verify"].get("per_s")
+    result["search_ratio_to_bare_fastapi"] = result["search"]["ratio"]
+    result["goals"] = goals(result)
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    if profile:
+        result["profile"] = {}
+        for name in profile:
+            path = workdir / f"profile-{name}.json"
+            if path.exists():
+                result["profile"][name] = summarise(path)
+                (RESULTS / f"{stamp}-profile-{name}.json").write_text(path.read_text())
+            sql = workdir / f"sql-{name}.json"
+            if sql.exists():
+                result["profile"].setdefault(name, {})["sql"] = sql_per_event(json.loads(sql.read_text()))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    plot(result, e2e, steady, RESULTS / f"{stamp}.png")
+    series = {}
+    for name, section in (("end_to_end", e2e), ("steady", steady or {})):
+        for k in [k for k in section if k.startswith("_")]:
+            series[f"{name}{k}"] = section.pop(k)
+    (RESULTS / f"{stamp}-series.json").write_text(json.dumps(series))
+    result["plot"] = str((RESULTS / f"{stamp}.png").relative_to(REPO))
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(result, indent=2, default=str))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--learners", type=int, default=10_000, help="N learners in the end-to-end run")
+    parser.add_argument("--fail-every", type=int, default=10, help="every k-th learner fails a component")
+    parser.add_argument("--steady-rate", type=float, default=100.0, help="offered results per second")
+    parser.add_argument("--steady-seconds", type=float, default=30.0, help="0 skips the steady-load phase")
+    parser.add_argument("--verify-seconds", type=float, default=15.0)
+    parser.add_argument("--search-seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=16, help="clients for verify and search")
+    parser.add_argument("--raw-messages", type=int, default=20_000)
+    parser.add_argument("--no-profile", action="store_true", help="do not run the services under the sampler")
+    args = parser.parse_args()
+    servers = Servers().start()
+    workdir = Path(tempfile.mkdtemp(prefix="tessera-bench-"))
+    try:
+        result = asyncio.run(run(args, servers, workdir))
+    finally:
+        servers.stop()
+    summary = {k: result.get(k) for k in ("credentials_per_s", "ratio_to_hop_limit", "p50_ms", "p95_ms", "p99_ms")}
+    summary.update({k: result.get(k) for k in ("steady_p99_ms", "verify_per_s", "search_ratio_to_bare_fastapi")})
+    out = {"summary": summary, "goals": result["goals"], "file": f"bench/results/{result['timestamp']}.json"}
+    print(json.dumps(out, indent=2))
+    log(f"service logs and profiles: {workdir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""A small statistical CPU profiler (py-spy is not installed; cProfile distorts async code).
+
+``setitimer(ITIMER_PROF)`` sends SIGPROF every ``interval`` seconds of CPU time the process uses
+(all threads), so samples are proportional to CPU, and an idle service takes none. Python runs the
+handler in the main thread at the next bytecode boundary with the frame that was executing — the
+event loop's code — and the handler also records what every other thread is doing unless it is
+parked (a thread pool's queue wait): e.g. signing in ``asyncio.to_thread``. A thread sampler would
+instead see the main thread mostly at its GIL-releasing socket writes, which is where it gets the
+GIL, not where the time goes.
+
+Output (JSON): samples (main / worker), the top functions by self and by inclusive samples, and
+collapsed stacks (``a;b;c count``, the flame-graph input format). ``summarise`` reads it back.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+PARKED = {("threading.py", "wait"), ("queue.py", "get"), ("thread.py", "_worker"), ("selectors.py", "select")}
+
+
+def _frame_key(frame: FrameType) -> str:
+    code = frame.f_code
+    path = code.co_filename
+    short = path.split("site-packages/")[-1] if "site-packages" in path else "/".join(Path(path).parts[-3:])
+    return f"{short}:{code.co_name}"
+
+
+def _stack(frame: FrameType | None) -> tuple[str, ...]:
+    out: list[str] = []
+    while frame is not None and len(out) < 100:
+        out.append(_frame_key(frame))
+        frame = frame.f_back
+    return tuple(reversed(out))
+
+
+class Sampler:
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.stacks: collections.Counter[tuple[str, ...]] = collections.Counter()
+        self.samples: collections.Counter[str] = collections.Counter()
+        self.started = 0.0
+        self.stopped = 0.0
+        self._main = threading.main_thread().ident
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        self.samples["main"] += 1
+        self.stacks[("main", *_stack(frame))] += 1
+        for ident, other in sys._current_frames().items():
+            if ident == self._main:
+                continue
+            leaf = (Path(other.f_code.co_filename).name, other.f_code.co_name)
+            if leaf in PARKED:
+                continue
+            self.samples["worker"] += 1
+            self.stacks[("worker", *_stack(other))] += 1
+
+    def start(self) -> None:
+        self.started = time.time()
+        signal.signal(signal.SIGPROF, self._handler)
+        signal.setitimer(signal.ITIMER_PROF, self.interval, self.interval)
+
+    def stop(self) -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        self.stopped = time.time()
+
+    def report(self, top: int = 40) -> dict[str, Any]:
+        self_counts: collections.Counter[str] = collections.Counter()
+        incl: collections.Counter[str] = collections.Counter()
+        for stack, n in self.stacks.items():
+            self_counts[stack[-1]] += n
+            for fn in set(stack[1:]):
+                incl[fn] += n
+        return {
+            "interval_s": self.interval,
+            "seconds": round(self.stopped - self.started, 1),
+            "samples": dict(self.samples),
+            "busy_samples": sum(self.stacks.values()),
+            "top_self": self_counts.most_common(top),
+            "top_inclusive": incl.most_common(top * 4),
+            "collapsed": [";".join(s) + f" {n}" for s, n in self.stacks.most_common(5000)],
+        }
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.report(), indent=1))
+
+
+def summarise(path: Path, top: int = 15) -> dict[str, Any]:
+    """CPU shares (% of samples): the top self functions and the top inclusive ones, framework
+    frames (runpy, uvicorn, the event loop) left out of the inclusive list."""
+    data = json.loads(path.read_text())
+    busy = max(1, data["busy_samples"])
+    skip = ("runpy", "bench/serve.py", "uvicorn/", "asyncio/base_events.py", "asyncio/events.py", "asyncio/runners")
+    inclusive = [(k, round(100 * n / busy, 1)) for k, n in data["top_inclusive"] if not any(s in k for s in skip)]
+    return {
+        "cpu_samples": data["samples"],
+        "cpu_seconds_sampled": round(busy * data["interval_s"], 1),
+        "top_self_pct": [(k, round(100 * n / busy, 1)) for k, n in data["top_self"][:top]],
+        "top_inclusive_pct": inclusive[: top * 2],
+    }
+
+
+def rollup(path: Path, groups: dict[str, tuple[str, ...]]) -> dict[str, float]:
+    """Share of CPU samples whose stack contains any of each group's markers (first group wins)."""
+    data = json.loads(path.read_text())
+    total = 0
+    counts: collections.Counter[str] = collections.Counter()
+    for line in data["collapsed"]:
+        stack, _, n = line.rpartition(" ")
+        total += int(n)
+        for name, markers in groups.items():
+            if any(m in stack for m in markers):
+                counts[name] += int(n)
+                break
+        else:
+            counts["other"] += int(n)
+    return {k: round(100 * v / max(1, total), 1) for k, v in counts.most_common()}

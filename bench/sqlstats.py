@@ -1,0 +1,89 @@
+"""Round trips to PostgreSQL per background task, inside a service process (``BENCH_SQL_STATS``).
+
+Wraps asyncpg's ``Connection._execute`` (every query with arguments, fetch*, prepared statements),
+``_executemany`` and ``execute`` without arguments (BEGIN, SAVEPOINT, COMMIT ...) and accounts each
+call's count and wall time to the asyncio task that made it: the kernel names its background tasks
+``<service>:<consumer|relay|projections>`` (the issuance worker ``credential:issuance``); anything
+else is an HTTP request. With the events each consumer handled (the kernel's Prometheus counter),
+this gives statements and database wait per consumed event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+_stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+
+
+def _key() -> str:
+    task = asyncio.current_task()
+    name = task.get_name() if task is not None else ""
+    return name if ":" in name else "http requests"
+
+
+def install() -> None:
+    conn = asyncpg.connection.Connection
+    original_execute, original_many, original_plain = conn._execute, conn._executemany, conn.execute
+
+    async def _execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return await original_execute(self, *args, **kwargs)
+        finally:
+            s = _stats[_key()]
+            s[0] += 1
+            s[1] += time.perf_counter() - t
+
+    async def _executemany(self: Any, *args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return await original_many(self, *args, **kwargs)
+        finally:
+            s = _stats[_key()]
+            s[0] += 1
+            s[1] += time.perf_counter() - t
+
+    async def execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if args:  # goes through _execute
+            return await original_plain(self, query, *args, **kwargs)
+        t = time.perf_counter()
+        try:
+            return await original_plain(self, query, **kwargs)
+        finally:
+            s = _stats[_key()]
+            s[0] += 1
+            s[1] += time.perf_counter() - t
+
+    conn._execute = _execute  # type: ignore[method-assign]
+    conn._executemany = _executemany  # type: ignore[method-assign]
+    conn.execute = execute  # type: ignore[method-assign]
+
+
+def consumed() -> dict[str, dict[str, float]]:
+    from tessera_shared.kernel.metrics import EVENTS_CONSUMED
+
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for metric in EVENTS_CONSUMED.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total"):
+                out[sample.labels.get("consumer", "?")][sample.labels.get("outcome", "?")] = sample.value
+    return dict(out)
+
+
+def write(path: Path) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "statements": {k: {"calls": int(v[0]), "seconds": round(v[1], 3)} for k, v in sorted(_stats.items())},
+                "consumed": consumed(),
+            },
+            indent=1,
+        )
+    )
