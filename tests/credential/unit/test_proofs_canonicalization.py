@@ -176,3 +176,12 @@ def test_concurrent_canonicalization_gives_the_same_bytes() -> None:
         for _ in range(4):
             for function in (canonicalize_pyld, canonicalize_oxigraph, canonicalize):
                 assert list(pool.map(function, docs)) == expected
+
+
+def test_thousands_of_generated_credentials_are_byte_identical_in_both_engines() -> None:
+    # The production path (pyoxigraph) against the reference implementation (pyld), at volume.
+    mismatches = [
+        i for i, credential in enumerate(generate_ob3_credentials(2000, seed=424242))
+        if canonicalize_oxigraph(credential) != canonicalize_pyld(credential)
+    ]
+    assert mismatches == []
