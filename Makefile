@@ -42,7 +42,7 @@ bench: install
 
 # The full resilience suite (kill -9, restarts, duplicates, poison); a small version runs in `make test`.
 chaos: install
-	$(UV) run pytest -m chaos tests/resilience $(PYTEST_ARGS)
+	$(UV) run pytest -m chaos tests/resilience tests/security $(PYTEST_ARGS)
 
 asyncapi: install
 	@mkdir -p docs/asyncapi

@@ -575,7 +575,9 @@ async def run(args: argparse.Namespace, servers: Servers, workdir: Path) -> dict
             path = workdir / f"profile-{name}.json"
             if path.exists():
                 result["profile"][name] = summarise(path)
-                (RESULTS / f"{stamp}-profile-{name}.json").write_text(path.read_text())
+                kept = json.loads(path.read_text())
+                kept["collapsed"] = kept["collapsed"][:600]  # the heaviest stacks: enough for a flame graph
+                (RESULTS / f"{stamp}-profile-{name}.json").write_text(json.dumps(kept))
             sql = workdir / f"sql-{name}.json"
             if sql.exists():
                 result["profile"].setdefault(name, {})["sql"] = sql_per_event(json.loads(sql.read_text()))

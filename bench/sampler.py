@@ -90,7 +90,7 @@ class Sampler:
         }
 
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.report(), indent=1))
+        path.write_text(json.dumps(self.report()))
 
 
 def summarise(path: Path, top: int = 15) -> dict[str, Any]:
