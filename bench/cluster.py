@@ -35,14 +35,33 @@ REPO = Path(__file__).resolve().parents[1]
 SERVICES = ("catalogue", "enrolment", "assessment", "credential")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), 0 when it is gone."""
+def _stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants (worker processes that sign or
+    verify; those already ended and waited for count through cutime/cstime), 0 when it is gone."""
+    fields = _stat(pid)
+    if fields is None:
         return 0.0
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    total = sum(int(f) for f in fields[11:15])
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (st := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = int(st[1])
+    family, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier and child not in family}
+        family |= frontier
+    for child in family:
+        if (st := _stat(child)) is not None:
+            total += int(st[11]) + int(st[12])
+    return total / ticks
 
 
 def pids_named(fragment: str) -> list[int]:

@@ -66,9 +66,12 @@ async def closed_loop(
     seconds: float,
     concurrency: int,
     check: Callable[[int, bytes], bool] | None = None,
+    once: bool = False,
 ) -> dict[str, Any]:
     """``concurrency`` connections each send the next request when the previous answered, for
-    ``seconds``. ``check(status, body)`` counts a response as good (default: 2xx)."""
+    ``seconds``. ``check(status, body)`` counts a response as good (default: 2xx). ``once``: each
+    request is sent at most once (the run also ends when they are used up), e.g. to keep any cache
+    in the server cold."""
     statuses: dict[int, int] = {}
     latencies: list[float] = []
     good = 0
@@ -80,6 +83,8 @@ async def closed_loop(
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while time.perf_counter() < deadline:
+                if once and counter >= len(requests):
+                    break
                 counter += 1
                 t = time.perf_counter()
                 writer.write(requests[counter % len(requests)])
