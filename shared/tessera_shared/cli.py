@@ -1,14 +1,18 @@
 """``tessera``: the operator's command line.
 
-keys and tokens, provisioning of every stream and consumer, the contract's JSON Schemas, the
-local consortium (``tessera run``), and each service's own commands (``tessera credential dlq list``).
+Keys and tokens; provisioning of every stream and consumer; the consortium's status, partners,
+signing keys, results uploads, dead letters and read models (``operator_cli``); the contract's JSON
+Schemas; the local consortium (``tessera run``, ``tessera demo``); and each service's own commands
+(``tessera credential dlq list``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -57,13 +61,25 @@ def token_mint(
     sub: str = typer.Option(..., help="the user's or learner's id"),
     role: list[str] = typer.Option(..., help=f"one of {', '.join(auth.ROLES)} (repeatable)"),
     institution: str = typer.Option("", help="SCHAC id of the user's institution"),
-    ttl: int = typer.Option(3600, help="seconds until expiry"),
+    ttl: int = typer.Option(3600, min=1, help="seconds until expiry"),
+    issuer: str = typer.Option("tessera-operator", envvar="TOKEN_ISSUER", help="iss claim (services' TOKEN_ISSUER)"),
+    audience: str = typer.Option("tessera", envvar="TOKEN_AUDIENCE", help="aud claim (services' TOKEN_AUDIENCE)"),
 ) -> None:
-    """Print a signed bearer token."""
+    """Print a signed bearer token (EdDSA JWT: sub, roles, institution, iat, exp, iss, aud)."""
     unknown = set(role) - set(auth.ROLES)
     if unknown:
-        raise typer.BadParameter(f"unknown role(s): {', '.join(sorted(unknown))}")
-    print(auth.mint_token(key.read_bytes(), subject=sub, roles=role, institution=institution or None, ttl_seconds=ttl))
+        raise typer.BadParameter(f"unknown role(s): {', '.join(sorted(unknown))}", param_hint="--role")
+    print(
+        auth.mint_token(
+            key.read_bytes(),
+            subject=sub,
+            roles=role,
+            institution=institution or None,
+            ttl_seconds=ttl,
+            issuer=issuer,
+            audience=audience,
+        )
+    )
 
 
 @app.command()
@@ -99,39 +115,6 @@ def contract_export(out: Path = typer.Option(Path("docs/contract"), "--out")) ->
     console.print(f"schemas written to {out}")
 
 
-@app.command()
-def status(
-    key: Path = typer.Option(Path(".data/keys/operator-private.pem"), help="operator private key"),
-    base: str = typer.Option("http://127.0.0.1", help="where the services listen"),
-) -> None:
-    """Relay lag, consumer lag, dead letters and last event of every service."""
-    import httpx
-    from rich.table import Table
-
-    from tessera_shared.launcher import SERVICES
-
-    bearer = auth.mint_token(key.read_bytes(), subject="tessera-cli", roles=["operator"], ttl_seconds=60)
-    table = Table("service", "relay unpublished", "consumer lag", "dead letters", "last event")
-    for name, port in SERVICES.items():
-        try:
-            r = httpx.get(f"{base}:{port}/admin/status", headers={"Authorization": f"Bearer {bearer}"}, timeout=5)
-            r.raise_for_status()
-            st = r.json()
-        except httpx.HTTPError as exc:
-            table.add_row(name, f"unreachable ({type(exc).__name__})", "", "", "")
-            continue
-        lags = ", ".join(f"{k}={v.get('lag', v.get('error'))}" for k, v in st["consumers"].items())
-        last = st["last_event"]
-        table.add_row(
-            name,
-            str(st["relay"]["unpublished"]),
-            lags or "-",
-            str(sum(st["dead_letters"].values())),
-            f"{last['event_type']} @ {last['recorded_at']}" if last else "-",
-        )
-    console.print(table)
-
-
 @app.command("nats-permissions")
 def nats_permissions(
     out: Path = typer.Option(Path("deploy/nats/permissions.conf"), "--out"),
@@ -153,6 +136,9 @@ def run(data_dir: Path = typer.Option(Path(".data"), envvar="TESSERA_DATA_DIR"))
 
 
 app.command("demo")(demo_command)
+app.command("status")(operator_cli.status)
+app.command("rebuild")(operator_cli.rebuild)
+app.add_typer(operator_cli.dlq, name="dlq")
 app.add_typer(operator_cli.institution, name="institution")
 app.add_typer(operator_cli.results, name="results")
 keys.command("rotate")(operator_cli.rotate_key)
@@ -166,15 +152,22 @@ def _load_services() -> None:
             continue
 
 
-def _add_service_commands() -> None:
+def _add_service_commands(argv: list[str]) -> None:
+    """Each service's own commands under its name (``tessera credential dlq list``).
+
+    Importing a service loads its whole composition root, which takes seconds; so only the service
+    named on the command line is imported, and the others are listed in the help by name only."""
+    wanted = argv[1] if len(argv) > 1 else None
     for name in CONTEXTS:
-        try:
-            module = importlib.import_module(f"tessera_{name}.entrypoints.cli")
-        except ImportError:
+        if importlib.util.find_spec(f"tessera_{name}") is None:
             continue
-        app.add_typer(module.cli, name=name, help=f"the {name} service's commands")
+        if name == wanted:
+            module = importlib.import_module(f"tessera_{name}.entrypoints.cli")
+            app.add_typer(module.cli, name=name, help=f"the {name} service's commands")
+        else:
+            app.add_typer(typer.Typer(), name=name, help=f"the {name} service's commands (tessera {name} --help)")
 
 
 def main() -> None:
-    _add_service_commands()
+    _add_service_commands(sys.argv)
     app()
