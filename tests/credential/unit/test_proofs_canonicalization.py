@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
+import pyoxigraph as ox
 import pytest
 
 from tessera_credential.proofs import (
@@ -17,6 +19,8 @@ from tessera_credential.proofs import (
     canonicalize_pyld,
     jcs,
 )
+from tessera_credential.proofs.canon_oxigraph import blank_node_quads, parse_jsonld
+from tessera_credential.proofs.complexity import check_blank_node_complexity, check_grouped_blank_nodes
 from tessera_credential.proofs.contexts import CREDENTIALS_V2, OB_V3P0
 from tests.credential.unit.proofs_testdata import (
     EXAMPLES_V2,
@@ -145,6 +149,44 @@ def test_poison_datasets_are_refused_quickly(poison: dict[str, Any]) -> None:
         with pytest.raises(CanonicalizationTooComplexError):
             function(poison)
         assert time.perf_counter() - started < 2.0  # unguarded: ~17 s (pyoxigraph), minutes (pyld)
+
+
+def _random_blank_graph(rng: random.Random) -> dict[str, Any]:
+    size = rng.randint(2, 7)
+    return {"@context": VOCAB, "@graph": [
+        {"@id": f"_:b{i}", rng.choice("pq"): [{"@id": f"_:b{j}"} for j in range(size) if rng.random() < 0.5]
+         + ([rng.choice(["x", "y"])] if rng.random() < 0.5 else [])}
+        for i in range(size)
+    ]}
+
+
+def _string_quads(quads: list[ox.Quad]) -> list[tuple[str, str, str, str]]:
+    """The string form the complexity guard had on this path before (and still has on pyld's)."""
+    return [(str(q.subject), str(q.predicate), str(q.object),
+             "" if isinstance(q.graph_name, ox.DefaultGraph) else str(q.graph_name)) for q in quads]
+
+
+def test_grouped_complexity_estimate_equals_the_string_one() -> None:
+    rng = random.Random(5)
+    documents = [_symmetric_tree(n) for n in range(1, 10)] + [_blank_clique(n) for n in range(2, 9)]
+    documents += [_random_blank_graph(rng) for _ in range(60)] + CORPUS[:20]
+    refusals = 0
+    for document in documents:
+        quads = parse_jsonld(document)
+        for cap in (1, 2, 6, 24, 120, 1000, 100_000):
+            decisions = []
+            for grouped in (False, True):
+                try:
+                    if grouped:
+                        check_grouped_blank_nodes(blank_node_quads(quads), cap)
+                    else:
+                        check_blank_node_complexity(_string_quads(quads), cap)
+                    decisions.append(True)
+                except CanonicalizationTooComplexError:
+                    decisions.append(False)
+            assert decisions[0] == decisions[1], (document, cap)
+            refusals += not decisions[0]
+    assert refusals > 50
 
 
 def test_small_symmetric_structures_are_still_canonicalized() -> None:

@@ -3,6 +3,7 @@
 - `untrusted`: size- and depth-capped JSON parsing for untrusted bytes.
 - `contexts`: offline, hash-pinned JSON-LD context loader (unknown URLs raise).
 - `canonical`: RDFC-1.0 (pyoxigraph fast path, pyld reference) and JCS.
+- `context_pruning`: the inlined contexts cut to what a document can reach (pyoxigraph parses ~2.5x faster).
 - `guard`: refuse documents with undefined terms / data a signature would not cover.
 - `multikey`: Ed25519 Multikey encodings, did:key resolution.
 - `signing` / `verification`: Data Integrity eddsa-rdfc-2022 and eddsa-jcs-2022, proof sets/chains.

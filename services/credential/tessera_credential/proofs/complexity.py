@@ -15,7 +15,7 @@ bounded by the product of the groups' factorials.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from math import factorial
 
 from .errors import CanonicalizationTooComplexError
@@ -23,6 +23,7 @@ from .errors import CanonicalizationTooComplexError
 Quad = tuple[str, str, str, str]  # subject, predicate, object, graph; blank nodes start with "_:"
 DEFAULT_MAX_PERMUTATIONS = 100_000
 _POSITIONS = (0, 2, 3)
+_SELF, _OTHER = "_:a", "_:z"  # the labels of 'Hash First Degree Quads'
 
 
 def check_blank_node_complexity(quads: Iterable[Quad], max_permutations: int = DEFAULT_MAX_PERMUTATIONS) -> None:
@@ -32,15 +33,29 @@ def check_blank_node_complexity(quads: Iterable[Quad], max_permutations: int = D
         for pos in _POSITIONS:
             if quad[pos].startswith("_:"):
                 quads_of[quad[pos]].append(quad)
+    check_grouped_blank_nodes(quads_of, max_permutations)
+
+
+def check_grouped_blank_nodes(
+    quads_of: Mapping[str, Sequence[Sequence[Hashable]]], max_permutations: int = DEFAULT_MAX_PERMUTATIONS
+) -> None:
+    """`check_blank_node_complexity` on quads already grouped by blank node: `quads_of` maps every
+    blank node found in subject, object or graph position (a `str` label) to the quads (4-sequences
+    of hashable terms, equal iff the RDF terms are) holding it there, so a term is a blank node iff
+    it is a `str` and a key.
+
+    Why this form: the pyoxigraph path groups its quads without stringifying every term (the terms'
+    own equality is RDF term equality, as that of their N-Quads strings is), at a third of the cost.
+    """
     if not quads_of:
         return
-    signature = {node: _first_degree_signature(node, qs) for node, qs in quads_of.items()}
+    signature = {node: _first_degree_signature(node, qs, quads_of) for node, qs in quads_of.items()}
     class_size = Counter(signature.values())
     ambiguous = {node for node, sig in signature.items() if class_size[sig] > 1}
     work = 1
     for node in ambiguous:
-        groups: Counter[tuple[int, str, tuple[Quad, ...]]] = Counter()
-        for quad in set(quads_of[node]):
+        groups: Counter[tuple[int, Hashable, frozenset[tuple[Hashable, ...]]]] = Counter()
+        for quad in set(map(tuple, quads_of[node])):
             for pos in _POSITIONS:
                 other = quad[pos]
                 if other != node and other in ambiguous:
@@ -54,10 +69,13 @@ def check_blank_node_complexity(quads: Iterable[Quad], max_permutations: int = D
                 )
 
 
-def _first_degree_signature(node: str, quads: list[Quad]) -> tuple[Quad, ...]:
-    """The quads RDFC-1.0 hashes in 'Hash First Degree Quads' (node -> _:a, other blanks -> _:z)."""
-    relabelled = {
-        tuple("_:a" if term == node else "_:z" if term.startswith("_:") else term for term in quad)
+def _first_degree_signature(
+    node: str, quads: Sequence[Sequence[Hashable]], blank: Mapping[str, object]
+) -> frozenset[tuple[Hashable, ...]]:
+    """The quads RDFC-1.0 hashes in 'Hash First Degree Quads' (node -> _:a, other blanks -> _:z),
+    as a set: equal sets, equal hashes (the sorted N-Quads RDFC-1.0 hashes are a function of it)."""
+    # Blank nodes are `str` labels in both forms: other terms (pyoxigraph objects) skip the lookups.
+    return frozenset(
+        tuple((_SELF if term == node else _OTHER) if type(term) is str and term in blank else term for term in quad)
         for quad in quads
-    }
-    return tuple(sorted(relabelled))  # type: ignore[arg-type]
+    )

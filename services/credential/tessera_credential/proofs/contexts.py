@@ -95,6 +95,12 @@ class ContextLoader:
         # per loader, since they depend on the contexts it serves; bounded, as verified proofs are untrusted.
         self.proof_config_templates: LRUCache[Any, Any] = LRUCache(maxsize=1024)
         self.proof_config_lock = threading.Lock()  # LRUCache reorders on reads; issuance signs in threads
+        # Context pruning for the pyoxigraph parse (context_pruning.py): the analysis of each set of
+        # URLs (a few: URLs are allow-listed), and pruned contexts per set of needed terms (bounded:
+        # documents to verify are untrusted; issued documents of one kind share one entry).
+        self.context_sets: dict[frozenset[str], Any] = {}
+        self.pruned_contexts: LRUCache[Any, Any] = LRUCache(maxsize=256)
+        self.pruning_lock = threading.Lock()
 
     @property
     def urls(self) -> frozenset[str]:

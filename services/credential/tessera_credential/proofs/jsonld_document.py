@@ -47,33 +47,45 @@ class DocumentScan:
 
 def scan_document(document: Any, json_terms: frozenset[str]) -> DocumentScan:
     scan = DocumentScan()
-    _scan(document, "", json_terms, scan)
+    _scan(document, [], json_terms, scan)
     return scan
 
 
-def _scan(node: Any, path: str, json_terms: frozenset[str], scan: DocumentScan) -> None:
+def _path(parts: list[Any]) -> str:
+    """JSON-pointer-like path of the keys/indexes in `parts` (built only for findings: most scans
+    find nothing, and formatting every path was most of the scan's time)."""
+    return "".join(f"/{part}" for part in parts)
+
+
+def _scan(node: Any, parts: list[Any], json_terms: frozenset[str], scan: DocumentScan) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
-            here = f"{path}/{key}"
+            parts.append(key)
             if key == "@context":
                 for ctx in value if isinstance(value, list) else [value]:
                     if isinstance(ctx, str):
                         scan.context_urls.add(ctx)
                     else:
-                        scan.embedded_contexts.append(here)
+                        scan.embedded_contexts.append(_path(parts))
+                parts.pop()
                 continue
             if key in json_terms or (key == "@type" and value == "@json"):
-                scan.json_literals.append(here)
+                scan.json_literals.append(_path(parts))
             elif key == "@direction":
-                scan.directions.append(here)
+                scan.directions.append(_path(parts))
             elif key.startswith("@") and key[1:].isalpha() and key not in KEYWORDS:
-                scan.ignored_keys.append(here)
-            _scan(value, here, json_terms, scan)
+                scan.ignored_keys.append(_path(parts))
+            if isinstance(value, (dict, list, float, int)):  # strings, booleans and null hold nothing
+                _scan(value, parts, json_terms, scan)
+            parts.pop()
     elif isinstance(node, list):
         for i, item in enumerate(node):
-            _scan(item, f"{path}/{i}", json_terms, scan)
+            if isinstance(item, (dict, list, float, int)):
+                parts.append(i)
+                _scan(item, parts, json_terms, scan)
+                parts.pop()
     elif isinstance(node, float) and not math.isfinite(node):
-        scan.non_finite_numbers.append(path)  # not JSON at all: orjson would even write null
+        scan.non_finite_numbers.append(_path(parts))  # not JSON at all: orjson would even write null
     elif isinstance(node, float):
         if node % 1 != 0 or abs(node) >= 1e21:
             # JSON-LD (pyld, jsonld.js) writes doubles as "%1.15E" (16 significant digits, trailing
@@ -81,13 +93,13 @@ def _scan(node: Any, path: str, json_terms: frozenset[str], scan: DocumentScan) 
             # "-9.526999999999999E0" in the first and "-9.527E0" in the second.
             sixteen = f"{node:1.15E}"
             if float(sixteen) != node:  # not even the value survives: the signature won't cover it
-                scan.lossy_numbers.append(f"{path} = {node!r}")
+                scan.lossy_numbers.append(f"{_path(parts)} = {node!r}")
             elif Decimal(sixteen) != Decimal(repr(node)):
-                scan.long_doubles.append(path)
+                scan.long_doubles.append(_path(parts))
         elif abs(node) > _MAX_SAFE_INTEGER:  # written as an integer, beyond what JavaScript reads
-            scan.lossy_numbers.append(f"{path} = {node!r}")
+            scan.lossy_numbers.append(f"{_path(parts)} = {node!r}")
     elif isinstance(node, int) and not isinstance(node, bool) and abs(node) > _MAX_SAFE_INTEGER:
-        scan.lossy_numbers.append(f"{path} = {node!r}")
+        scan.lossy_numbers.append(f"{_path(parts)} = {node!r}")
 
 
 def rewrite_contexts(document: Any, rewrite: Callable[[list[Any]], list[Any]]) -> Any:
