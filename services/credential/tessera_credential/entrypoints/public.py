@@ -8,27 +8,31 @@
 * GET ``/achievements/{mc}/v{n}/criteria.json`` (public): the published award criteria that the
   credential's ``criteria.id`` names;
 * GET ``/pathways/{id}/v{n}/criteria.json`` (public): the same for a pathway credential;
-* POST ``/verify`` (public): verification report of a submitted credential (size capped before
-  parsing);
+* POST ``/verify`` (public): verification report of a submitted credential (size and depth capped
+  before parsing; the signature checks in worker processes and memoised by the bytes of the document
+  and of its keys, status and dates looked up on every request: docs/verification.md);
 * POST ``/institutions/{id}/keys/rotate`` (operator): a new active key; the old one stays in the
   DID document.
 
-Every GET answers ``If-None-Match`` with 304. Errors are problem+json (the kernel's handlers).
+Every GET answers ``If-None-Match`` with 304. Errors are problem+json (the kernel's handlers). The
+OpenAPI document names the media types the routes answer (``application/did+ld+json``,
+``application/vc``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import structlog
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
 from tessera_credential.issuance.pipeline import (
@@ -42,16 +46,39 @@ from tessera_credential.keys import store as key_store
 from tessera_credential.keys.did import is_institution_id
 from tessera_credential.keys.resolver import ConsortiumKeys
 from tessera_credential.keys.sealing import KeyEncryptionError
-from tessera_credential.proofs import JsonLimits, ProofError, UntrustedInputError, parse_untrusted_json
+from tessera_credential.proofs import JsonLimits, ProofError, UntrustedInputError
 from tessera_credential.status import credential as status_credential
 from tessera_credential.status import lists as status_lists
-from tessera_credential.status.lookup import StatusSnapshot, snapshot_for
-from tessera_credential.verification.report import IssuerPolicy, verify_credential
+from tessera_credential.status.lookup import snapshot_for
+from tessera_credential.verification.engine import Verifier, VerifierUnavailableError
+from tessera_credential.verification.report import IssuerPolicy, parse_document
+from tessera_credential.verification.settings import VerificationSettings
 from tessera_shared.kernel import problems
 from tessera_shared.kernel.auth import Principal, public, require
 
 log = structlog.get_logger(__name__)
-router = APIRouter(tags=["credentials (public)"])
+VERIFIER_KEY = "credential_verifier"
+
+
+@asynccontextmanager
+async def _verifier_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The app's `Verifier` (worker processes of POST /verify): started after the runtime, stopped
+    before it. A test may put its own in ``definition.services[VERIFIER_KEY]`` beforehand."""
+    services: dict[str, Any] = app.state.services
+    verifier = services.get(VERIFIER_KEY)
+    if not isinstance(verifier, Verifier):
+        context = services.get(SERVICE_KEY)
+        concurrency = context.settings.verify_concurrency if isinstance(context, IssuanceContext) else 2
+        verifier = Verifier(VerificationSettings(), thread_concurrency=concurrency)
+        services[VERIFIER_KEY] = verifier
+    verifier.start()
+    try:
+        yield
+    finally:
+        await verifier.stop()
+
+
+router = APIRouter(tags=["credentials (public)"], lifespan=_verifier_lifespan)
 
 VC_MEDIA_TYPE = "application/vc"
 DID_MEDIA_TYPE = "application/did+ld+json"
@@ -82,6 +109,74 @@ def _ordered(document: dict[str, Any]) -> dict[str, Any]:
     return {**head, **{k: v for k, v in document.items() if k not in head}}
 
 
+# ------------------------------------------------------------------------------ OpenAPI: what the routes answer
+
+
+class _DidDocumentResponse(JSONResponse):
+    media_type = DID_MEDIA_TYPE  # only names the media type in the OpenAPI document (routes build their own)
+
+
+class _CredentialResponse(JSONResponse):
+    media_type = VC_MEDIA_TYPE
+
+
+_NOT_MODIFIED = {"description": "Not Modified: the `If-None-Match` ETag matches (no body)"}
+_CACHE_HEADERS = {
+    "ETag": {"schema": {"type": "string"}, "description": "strong ETag of the body's bytes"},
+    "Cache-Control": {"schema": {"type": "string"}},
+}
+_DID_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "W3C DID document (did:web): every key of the institution, active first, as Multikey",
+    "required": ["@context", "id", "verificationMethod", "assertionMethod"],
+    "properties": {
+        "@context": {"type": "array", "items": {"type": "string"}},
+        "id": {"type": "string"},
+        "verificationMethod": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "type", "controller", "publicKeyMultibase"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "type": {"type": "string"},
+                    "controller": {"type": "string"},
+                    "publicKeyMultibase": {"type": "string"},
+                },
+            },
+        },
+        "assertionMethod": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def _vc_schema(description: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["@context", "id", "type", "issuer", "proof"],
+        "properties": {"@context": {"type": "array"}, "id": {"type": "string"}, "type": {"type": "array"}},
+    }
+
+
+def _cached(media_type: str, schema: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """The responses of a cacheable GET: 200 in ``media_type`` with its ETag, 304."""
+    return {
+        200: {"content": {media_type: {"schema": schema}}, "headers": _CACHE_HEADERS},
+        304: _NOT_MODIFIED,
+    }
+
+
+_DID_RESPONSES = _cached(DID_MEDIA_TYPE, _DID_SCHEMA)
+_STATUS_LIST_RESPONSES = _cached(
+    VC_MEDIA_TYPE, _vc_schema("the signed BitstringStatusListCredential (VC Data Model 2.0, Data Integrity proof)")
+)
+_CREDENTIAL_RESPONSES = _cached(
+    VC_MEDIA_TYPE, _vc_schema("the credential as issued: OB 3.0 AchievementCredential or CLR 2.0 ClrCredential")
+)
+_CRITERIA_RESPONSES = _cached("application/json", {"type": "object"})
+
+
 def _json(request: Request, payload: Any, *, media_type: str, cache_control: str) -> Response:
     """The payload with a strong ETag over its bytes; 304 when the client already has them."""
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -97,7 +192,13 @@ def _json(request: Request, payload: Any, *, media_type: str, cache_control: str
 # ------------------------------------------------------------------------------ DID documents
 
 
-@router.get("/institutions/{institution_id}/did.json", openapi_extra=public(), response_model=None)
+@router.get(
+    "/institutions/{institution_id}/did.json",
+    openapi_extra=public(),
+    response_model=None,
+    response_class=_DidDocumentResponse,
+    responses=_DID_RESPONSES,
+)
 async def did_document(institution_id: str, request: Request) -> Response:
     """did:web DID document of an institution: every key it ever had (Multikey), usable for assertions."""
     context = _context(request)
@@ -150,7 +251,13 @@ async def rotate_key(
 # ------------------------------------------------------------------------------ status lists
 
 
-@router.get("/status-lists/{list_id}", openapi_extra=public(), response_model=None)
+@router.get(
+    "/status-lists/{list_id}",
+    openapi_extra=public(),
+    response_model=None,
+    response_class=_CredentialResponse,
+    responses=_STATUS_LIST_RESPONSES,
+)
 async def status_list(list_id: str, request: Request) -> Response:
     """The signed ``BitstringStatusListCredential`` (revocation; superseded credentials are set too)."""
     context = _context(request)
@@ -167,7 +274,13 @@ async def status_list(list_id: str, request: Request) -> Response:
 # ------------------------------------------------------------------------------ credentials
 
 
-@router.get("/credentials/{credential_uuid}.json", openapi_extra=public(), response_model=None)
+@router.get(
+    "/credentials/{credential_uuid}.json",
+    openapi_extra=public(),
+    response_model=None,
+    response_class=_CredentialResponse,
+    responses=_CREDENTIAL_RESPONSES,
+)
 async def credential_json(credential_uuid: str, request: Request) -> Response:
     """The credential as issued and signed (its id is an unguessable URL: a share link)."""
     context = _context(request)
@@ -187,7 +300,12 @@ async def credential_json(credential_uuid: str, request: Request) -> Response:
     return response
 
 
-@router.get("/achievements/{mc_id}/v{version}/criteria.json", openapi_extra=public(), response_model=None)
+@router.get(
+    "/achievements/{mc_id}/v{version}/criteria.json",
+    openapi_extra=public(),
+    response_model=None,
+    responses=_CRITERIA_RESPONSES,
+)
 async def achievement_criteria(mc_id: str, version: int, request: Request) -> Response:
     """The award criteria of a published micro-credential version (what ``criteria.id`` points to)."""
     context = _context(request)
@@ -210,7 +328,12 @@ async def achievement_criteria(mc_id: str, version: int, request: Request) -> Re
     return _json(request, payload, media_type="application/json", cache_control="public, max-age=86400, immutable")
 
 
-@router.get("/pathways/{pathway_id}/v{version}/criteria.json", openapi_extra=public(), response_model=None)
+@router.get(
+    "/pathways/{pathway_id}/v{version}/criteria.json",
+    openapi_extra=public(),
+    response_model=None,
+    responses=_CRITERIA_RESPONSES,
+)
 async def pathway_criteria(pathway_id: str, version: int, request: Request) -> Response:
     """The stacking rule of a published pathway version (what a pathway credential's ``criteria.id`` names)."""
     context = _context(request)
@@ -260,39 +383,79 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.post("/verify", openapi_extra=public(requestBody=_VERIFY_BODY), response_model=None)
+_VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the verification report (valid or not: see `verdict`)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["verdict", "checked_at", "proofs", "status", "validity", "problems", "retryable"],
+                    "properties": {
+                        "verdict": {"type": "string", "enum": ["valid", "invalid", "indeterminate"]},
+                        "credential_id": {"type": ["string", "null"]},
+                        "issuer": {"type": ["string", "null"]},
+                        "checked_at": {"type": "string"},
+                        "proofs": {"type": "array", "items": {"type": "object"}},
+                        "status": {"type": "object"},
+                        "validity": {"type": "object"},
+                        "problems": {"type": "array", "items": {"type": "string"}},
+                        "retryable": {"type": "array", "items": {"type": "string"}},
+                    },
+                }
+            }
+        },
+    },
+    400: {"description": "no body, or not JSON (invalid UTF-8, duplicate keys, NaN...)"},
+    413: {"description": "the body is larger than VERIFY_MAX_BYTES (refused before parsing)"},
+    422: {"description": "JSON nested deeper than VERIFY_MAX_DEPTH, not an object, or not processable"},
+    503: {"description": "the service is starting or stopping, or a verification worker stopped: retry"},
+}
+
+
+def _verifier(request: Request) -> Verifier:
+    verifier: Verifier | None = request.app.state.services.get(VERIFIER_KEY)
+    if verifier is None:
+        raise HTTPException(503, "the service is starting")
+    return verifier
+
+
+@router.post(
+    "/verify", openapi_extra=public(requestBody=_VERIFY_BODY), response_model=None, responses=_VERIFY_RESPONSES
+)
 async def verify(request: Request) -> Response:
     """Verify a credential: schemas, contexts, every proof and which awarding body made it, the
     issuer's proof first, key resolution (this consortium's did:web, did:key), status, dates.
 
     200 with the report for any credential-shaped JSON (valid or not: see ``verdict``); 413 for a
-    body over the size cap, 422 for JSON too deep or not an object, 400 for anything not JSON."""
+    body over the size cap, 422 for JSON too deep or not an object, 400 for anything not JSON.
+    The signature checks run in worker processes and are remembered by the bytes of the document
+    and of its keys (docs/verification.md); keys, status and dates are looked up on every request."""
     context = _context(request)
+    verifier = _verifier(request)
     settings = context.settings
     raw = await _read_limited(request, settings.verify_max_bytes)
     limits = JsonLimits(max_bytes=settings.verify_max_bytes, max_depth=settings.verify_max_depth)
     try:
-        document = parse_untrusted_json(raw, limits)  # capped; only to look up the status entry first
+        document = parse_document(raw, IssuerPolicy(limits=limits))  # caps first, before parsing
         async with _pool(request).acquire() as conn:
-            keys = await ConsortiumKeys.load(conn, context.dids)
-            statuses = (
-                await snapshot_for(conn, context.dids, document) if isinstance(document, dict) else StatusSnapshot()
-            )
+            keys = await ConsortiumKeys.load(conn, context.dids)  # the keys as they are now
+            statuses = await snapshot_for(conn, context.dids, document)  # the status as it is now
         trusted = frozenset(context.dids.did(institution_id) for institution_id, _ in keys.keys)
-        policy = IssuerPolicy(trusted_issuers=trusted, limits=limits)
-        async with context.verify_slots:  # CPU bound (canonicalization): a few at a time, off the event loop
-            report = await asyncio.to_thread(
-                verify_credential,
-                raw,
-                resolve_key=keys.resolve_key,
-                status_of=statuses.status_of,
-                now=datetime.now(UTC),
-                policy=policy,
-            )
+        report = await verifier.verify(
+            raw,
+            document,
+            resolve_key=keys.resolve_key,
+            status_of=statuses.status_of,
+            now=datetime.now(UTC),
+            policy=IssuerPolicy(trusted_issuers=trusted, limits=limits),
+        )
     except UntrustedInputError as exc:
         return problems.problem(exc.http_status, str(exc)[:500], instance=request.url.path)
     except (ProofError, ValueError, TypeError, RecursionError) as exc:  # never a 5xx for client input
         log.warning("verification refused input", error=type(exc).__name__)
         detail = f"the credential cannot be processed: {type(exc).__name__}"
         return problems.problem(422, detail, instance=request.url.path)
+    except VerifierUnavailableError as exc:
+        return problems.problem(503, str(exc), instance=request.url.path, headers={"Retry-After": "1"})
     return JSONResponse(report.to_dict())

@@ -20,6 +20,11 @@ Order of work, cheapest and safest first:
 
 Verdict: "valid" when every check passes; "indeterminate" when the only failures come from a key
 resolver error or a status that could not be determined (retry later); otherwise "invalid".
+
+`verify_credential` runs it in one call. The parts, for `engine.Verifier` (POST /verify):
+`parse_document` (step 1), `resolve_keys` (the keys of step 5, per request), `check_document`
+(steps 2-5: the CPU, a pure function of the bytes and the keys' bytes, run in a worker process and
+memoised) and `assemble_report` (steps 6-8 and the verdict, per request).
 """
 
 from __future__ import annotations
@@ -106,14 +111,16 @@ class VerificationReport:
 
 
 class _KeyResolution:
-    """Resolver handed to `verify_document` that records, per verification method, what happened."""
+    """Resolves verification methods and records, per method, what happened (for the report)."""
 
     def __init__(self, resolve_key: KeyLookup) -> None:
         self.resolve_key = resolve_key
+        self.keys: dict[str, bytes | None] = {}
         self.outcomes: dict[str, dict[str, str]] = {}
 
     def __call__(self, method: str) -> bytes | None:
         key, outcome = self._resolve(method)
+        self.keys[method] = key
         self.outcomes[method] = outcome
         return key
 
@@ -149,6 +156,49 @@ class _KeyResolution:
         }
 
 
+@dataclass(frozen=True)
+class ResolvedKeys:
+    """The keys of every verification method a document's proofs name, resolved once per request.
+
+    `keys`: method -> raw Ed25519 key or None (what the signature checks use, see `check_document`);
+    `outcomes`: method -> how it was resolved (the report's `key_resolution`).
+    """
+
+    keys: Mapping[str, bytes | None]
+    outcomes: Mapping[str, dict[str, str]]
+
+
+def resolve_keys(document: Mapping[str, Any], resolve_key: KeyLookup, max_proofs: int = 16) -> ResolvedKeys:
+    """Resolve the verification method of every well-formed proof (none when there are more than
+    `max_proofs`: those are not verified). Resolver exceptions become `resolver_error` outcomes."""
+    raw_proofs = proofs_of(document)
+    resolution = _KeyResolution(resolve_key)
+    if len(raw_proofs) <= max_proofs:
+        for method in sorted({p["verificationMethod"] for p in raw_proofs if _malformed(p) is None}):
+            resolution(method)
+    return ResolvedKeys(resolution.keys, resolution.outcomes)
+
+
+@dataclass(frozen=True)
+class DocumentChecks:
+    """What the document alone and the bytes of its proofs' keys decide: the JSON Schemas, the
+    contexts, signability, and every proof's signature (`proofs`: (valid, reason) per listed proof).
+
+    A pure function of (the document, the key bytes, `max_proofs`) — and of the time only through a
+    proof's `expires` — which is what lets `verification.memo` remember it. Status, validity dates,
+    the issuer policy and how each key was resolved are not in here: they are decided per request
+    by `assemble_report`.
+    """
+
+    schemas: tuple[dict[str, Any], ...]
+    contexts: dict[str, Any]
+    signable: dict[str, Any]
+    proofs: tuple[tuple[bool, str | None], ...]
+    proofs_verified: bool  # False: not verified at all (no proof, too many, contexts not allowed)
+    used_methods: frozenset[str]  # the verification methods the signature checks looked up
+    problems: tuple[str, ...]
+
+
 def verify_credential(
     raw: bytes | str,
     *,
@@ -163,24 +213,70 @@ def verify_credential(
         raise ValueError("now must be timezone-aware")  # a caller bug, not hostile input
     policy = policy or IssuerPolicy()
     size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
-    document = parse_untrusted_json(raw, policy.limits)  # caps first; typed 4xx refusals
+    document = parse_document(raw, policy)
+    keys = resolve_keys(document, resolve_key, policy.max_proofs)
+    checks = check_document(document, keys.keys, now=now, max_proofs=policy.max_proofs, loader=loader)
+    return assemble_report(document, checks, keys, status_of=status_of, now=now, policy=policy, size=size)
+
+
+def parse_document(raw: bytes | str, policy: IssuerPolicy) -> dict[str, Any]:
+    """The credential as a JSON object: caps first (typed 4xx refusals), then `NotACredentialError`."""
+    document = parse_untrusted_json(raw, policy.limits)
     if not isinstance(document, dict):
         raise NotACredentialError(f"a credential is a JSON object, not {type(document).__name__}")
-    return _Verification(document, resolve_key, status_of, now, policy, loader, size).run()
+    return document
+
+
+def check_document(
+    document: dict[str, Any],
+    keys: Mapping[str, bytes | None],
+    *,
+    now: datetime,
+    max_proofs: int = 16,
+    loader: ContextLoader = DEFAULT_LOADER,
+) -> DocumentChecks:
+    """Steps 2-5 of the module docstring: the CPU-heavy part (JSON Schemas, RDFC-1.0, Ed25519).
+
+    `keys` answers every key lookup (a method not in it has no key: the proof is not valid)."""
+    return _DocumentCheck(document, keys, now, max_proofs, loader).run()
+
+
+def check_raw(
+    raw: bytes, limits: JsonLimits, keys: Mapping[str, bytes | None], now: datetime, max_proofs: int
+) -> DocumentChecks:
+    """`check_document` of `raw` (parsed again under the same caps): what a worker process runs."""
+    document = parse_untrusted_json(raw, limits)
+    if not isinstance(document, dict):
+        raise NotACredentialError(f"a credential is a JSON object, not {type(document).__name__}")
+    return check_document(document, keys, now=now, max_proofs=max_proofs)
+
+
+def assemble_report(
+    document: dict[str, Any],
+    checks: DocumentChecks,
+    keys: ResolvedKeys,
+    *,
+    status_of: StatusLookup,
+    now: datetime,
+    policy: IssuerPolicy,
+    size: int,
+) -> VerificationReport:
+    """Steps 6-8 and the verdict, on every request: which proof is whose, the issuer policy, the
+    key resolution outcomes, the status and the validity dates. Cheap (no canonicalization)."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    return _Verification(document, checks, keys.outcomes, status_of, now, policy, size).run()
 
 
 @dataclass
-class _Verification:
+class _DocumentCheck:
     document: dict[str, Any]
-    resolve_key: KeyLookup
-    status_of: StatusLookup
+    keys: Mapping[str, bytes | None]
     now: datetime
-    policy: IssuerPolicy
+    max_proofs: int
     loader: ContextLoader
-    size: int
     problems: list[str] = field(default_factory=list)
-    retryable: list[str] = field(default_factory=list)
-    unresolved: set[str] = field(default_factory=set)  # controllers whose key lookup failed (outage)
+    used_methods: set[str] = field(default_factory=set)
     # RDFC-1.0 form of the document without `proof`, from the guard's own parse (None: not derivable)
     unsecured_canonical: bytes | None = None
 
@@ -188,49 +284,28 @@ class _Verification:
         if len(self.problems) < MAX_LISTED:
             self.problems.append(problem)
 
-    def run(self) -> VerificationReport:
+    def key_of(self, method: str) -> bytes | None:
+        self.used_methods.add(method)
+        return self.keys.get(method)
+
+    def run(self) -> DocumentChecks:
         doc = self.document
         # A pathway credential is a CLR 2.0 ClrCredential bundle: checked against the CLR schema.
-        types = doc.get("type") if isinstance(doc, dict) else None
+        types = doc.get("type")
         is_clr = "ClrCredential" in (types if isinstance(types, list) else [types])
         schemas = [self.schema("clr")] if is_clr else [self.schema(name) for name in ("strict", "lenient")]
         contexts = self.contexts()
         signable = self.signable(contexts["allowed"])
-        proofs = self.proofs(contexts, signable_checked=signable["ok"])
-        issuer = issuer_id(doc)
-        issuer_proof = self.issuer_proof(issuer, proofs)
-        bodies = self.awarding_bodies(issuer, proofs)
-        issuer_policy = self.issuer_policy(issuer)
-        status = self.status()
-        validity = self.validity()
-        verdict: Literal["valid", "invalid", "indeterminate"] = (
-            "invalid" if self.problems else "indeterminate" if self.retryable else "valid"
-        )
-        credential_id = doc.get("id")
-        return VerificationReport(
-            verdict=verdict,
-            credential_id=credential_id[:2048] if isinstance(credential_id, str) else None,
-            issuer=issuer[:2048] if issuer else None,
-            checked_at=_iso(self.now),
-            input={
-                "bytes": self.size,
-                "max_bytes": self.policy.limits.max_bytes,
-                "max_depth": self.policy.limits.max_depth,
-            },
-            schemas=[s.to_dict() for s in schemas],
+        proofs, verified = self.proofs(contexts, signable_checked=signable["ok"])
+        return DocumentChecks(
+            schemas=tuple(s.to_dict() for s in schemas),
             contexts=contexts,
             signable=signable,
             proofs=proofs,
-            issuer_proof=issuer_proof,
-            awarding_bodies=bodies,
-            issuer_policy=issuer_policy,
-            status=status,
-            validity=validity,
-            problems=self.problems,
-            retryable=self.retryable,
+            proofs_verified=verified,
+            used_methods=frozenset(self.used_methods),
+            problems=tuple(self.problems),
         )
-
-    # ----------------------------------------------------------------------------------- checks
 
     def schema(self, name: str) -> SchemaResult:
         try:
@@ -276,24 +351,20 @@ class _Verification:
             self.fail("holds data no signature covers (undefined terms or invalid JSON-LD)")
         return {"checked": True, "ok": ok, "undefined_terms": terms[:MAX_LISTED], "problems": problems[:MAX_LISTED]}
 
-    def proofs(self, contexts: dict[str, Any], signable_checked: bool) -> list[dict[str, Any]]:
+    def proofs(
+        self, contexts: dict[str, Any], signable_checked: bool
+    ) -> tuple[tuple[tuple[bool, str | None], ...], bool]:
         raw_proofs = proofs_of(self.document)
         if not raw_proofs:
             self.fail("has no proof")
-            return []
-        if len(raw_proofs) > self.policy.max_proofs:
-            self.fail(f"has {len(raw_proofs)} proofs, more than the {self.policy.max_proofs} verified")
-            return [
-                _proof_entry(i, p, False, "not verified: too many proofs", None)
-                for i, p in enumerate(raw_proofs[:MAX_LISTED])
-            ]
+            return (), False
+        if len(raw_proofs) > self.max_proofs:
+            self.fail(f"has {len(raw_proofs)} proofs, more than the {self.max_proofs} verified")
+            return tuple((False, "not verified: too many proofs") for _ in raw_proofs[:MAX_LISTED]), False
         if not contexts["allowed"]:
             self.fail("proofs not verified: the document's contexts are not all allowed")
-            return [
-                _proof_entry(i, p, False, "not verified: contexts not allowed", None) for i, p in enumerate(raw_proofs)
-            ]
+            return tuple((False, "not verified: contexts not allowed") for _ in raw_proofs), False
         malformed = {i: reason for i, p in enumerate(raw_proofs) if (reason := _malformed(p))}
-        keys = _KeyResolution(self.resolve_key)
         checks: dict[int, tuple[bool, str | None]] = {}
         well_formed = [p for i, p in enumerate(raw_proofs) if i not in malformed]
         if well_formed:
@@ -302,7 +373,7 @@ class _Verification:
                 # fail with its reason: a signature over data RDFC-1.0 drops is not a proof of it.
                 result = verify_document(
                     {**self.document, "proof": well_formed},
-                    keys,
+                    self.key_of,
                     loader=self.loader,
                     now=self.now,
                     require_signable=not signable_checked,
@@ -313,17 +384,89 @@ class _Verification:
                 checks = {indexes[c.index]: (c.valid, c.reason) for c in result.proofs}
             except (ProofError, ValueError, TypeError, KeyError, RecursionError) as exc:
                 checks = {i: (False, f"not verifiable: {type(exc).__name__}") for i in range(len(raw_proofs))}
+        return (
+            tuple(
+                (False, malformed[index]) if index in malformed else checks.get(index, (False, "?"))
+                for index in range(len(raw_proofs))
+            ),
+            True,
+        )
+
+
+@dataclass
+class _Verification:
+    document: dict[str, Any]
+    checks: DocumentChecks
+    outcomes: Mapping[str, dict[str, str]]
+    status_of: StatusLookup
+    now: datetime
+    policy: IssuerPolicy
+    size: int
+    problems: list[str] = field(default_factory=list)
+    retryable: list[str] = field(default_factory=list)
+    unresolved: set[str] = field(default_factory=set)  # controllers whose key lookup failed (outage)
+
+    def fail(self, problem: str) -> None:
+        if len(self.problems) < MAX_LISTED:
+            self.problems.append(problem)
+
+    def run(self) -> VerificationReport:
+        doc, checks = self.document, self.checks
+        self.problems = list(checks.problems)
+        proofs = self.proofs()
+        issuer = issuer_id(doc)
+        issuer_proof = self.issuer_proof(issuer, proofs)
+        bodies = self.awarding_bodies(issuer, proofs)
+        issuer_policy = self.issuer_policy(issuer)
+        status = self.status()
+        validity = self.validity()
+        verdict: Literal["valid", "invalid", "indeterminate"] = (
+            "invalid" if self.problems else "indeterminate" if self.retryable else "valid"
+        )
+        credential_id = doc.get("id")
+        return VerificationReport(
+            verdict=verdict,
+            credential_id=credential_id[:2048] if isinstance(credential_id, str) else None,
+            issuer=issuer[:2048] if issuer else None,
+            checked_at=_iso(self.now),
+            input={
+                "bytes": self.size,
+                "max_bytes": self.policy.limits.max_bytes,
+                "max_depth": self.policy.limits.max_depth,
+            },
+            # copies: the checks may be a memo's, shared between requests
+            schemas=[_json_copy(s) for s in checks.schemas],
+            contexts=_json_copy(checks.contexts),
+            signable=_json_copy(checks.signable),
+            proofs=proofs,
+            issuer_proof=issuer_proof,
+            awarding_bodies=bodies,
+            issuer_policy=issuer_policy,
+            status=status,
+            validity=validity,
+            problems=self.problems,
+            retryable=self.retryable,
+        )
+
+    # ----------------------------------------------------------------------------------- checks
+
+    def proofs(self) -> list[dict[str, Any]]:
+        raw_proofs = proofs_of(self.document)
+        checks = self.checks
+        if not checks.proofs_verified:  # the reasons (none, too many, contexts) are in checks.problems
+            listed = zip(raw_proofs, checks.proofs, strict=False)  # "too many": the first MAX_LISTED
+            return [_proof_entry(i, p, v, r, None) for i, (p, (v, r)) in enumerate(listed)]
         entries = []
         for index, proof in enumerate(raw_proofs):
-            valid, reason = (False, malformed[index]) if index in malformed else checks.get(index, (False, "?"))
+            valid, reason = checks.proofs[index] if index < len(checks.proofs) else (False, "?")
             method = proof.get("verificationMethod") if isinstance(proof, dict) else None
-            outcome = keys.outcomes.get(method) if isinstance(method, str) else None
+            outcome = self.outcomes.get(method) if isinstance(method, str) and method in checks.used_methods else None
             if outcome and outcome["outcome"] == "resolver_error":
                 self.retryable.append(f"proof {index}: key resolution failed ({outcome.get('detail')})")
                 self.unresolved.add(controller_of(str(method)))
             elif not valid:
                 self.fail(f"proof {index} is not valid: {reason}")
-            entries.append(_proof_entry(index, proof, valid, reason, outcome))
+            entries.append(_proof_entry(index, proof, valid, reason, dict(outcome) if outcome else None))
         return entries
 
     def issuer_proof(self, issuer: str | None, proofs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -429,6 +572,15 @@ class _Verification:
             "valid_from": valid_from if isinstance(valid_from, str) else None,
             "valid_until": valid_until if isinstance(valid_until, str) else None,
         }
+
+
+def _json_copy(value: Any) -> Any:
+    """A copy of JSON-shaped data (dicts, lists, tuples as lists, scalars): ~5x cheaper than deepcopy."""
+    if isinstance(value, dict):
+        return {k: _json_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_copy(v) for v in value]
+    return value
 
 
 def _malformed(proof: Any) -> str | None:
