@@ -154,7 +154,7 @@ async def test_correction_or_withdrawal_below_threshold_revokes_and_a_later_pass
         [revoked] = of_type(events, REVOKED, award_id=eva_before["award_id"])
         assert revoked.data["reason"] == eva_revoked["end_reason"]
         assert revoked.data["explanation"]["met"] is False
-        queue = await rows(svc, "SELECT action FROM issuance_queue WHERE award_id = $1::uuid", eva_before["award_id"])
+        queue = await rows(svc, "SELECT action FROM issuance_queue WHERE award_id = $1::uuid ORDER BY id", eva_before["award_id"])
         assert [q["action"] for q in queue] == ["issue", "revoke"]
 
         # a resit passes again: a new award (not a supersession of the revoked one)

@@ -32,10 +32,25 @@ class Harness:
     def __init__(self, pool, js, namespace):
         self.pool, self.js, self.namespace = pool, js, namespace
         self.fail_on: set[int] = set()
+        self.fail_once: set[int] = set()  # fail at the first attempt only
+        self.attempts: list[int] = []  # n of every handler call, committed or not
+        self.prepared: list[object] = []  # Delivery.prepared of every handler call
+        self.slow = 0.0
+        self.active = self.max_active = 0
 
     async def handle(self, event, delivery):
+        self.attempts.append(event.n)
+        self.prepared.append(delivery.prepared)
         if event.n in self.fail_on:
             raise RuntimeError(f"cannot handle n={event.n}")
+        if event.n in self.fail_once:
+            self.fail_once.discard(event.n)
+            raise RuntimeError(f"cannot handle n={event.n} yet")
+        if self.slow:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            await asyncio.sleep(self.slow)
+            self.active -= 1
         # deliberately not idempotent by itself: only the inbox keeps it exactly-once
         await delivery.conn.execute(
             """INSERT INTO things (thing_id, total, count) VALUES ($1, $2, 1)
@@ -44,11 +59,12 @@ class Harness:
             event.n,
         )
 
-    def consumer(self, max_deliver=3) -> Consumer:
+    def consumer(self, max_deliver=3, **spec_options) -> Consumer:
         spec = ConsumerSpec(
             Subscription("tester", "kerneltest"),
             {ThingHappened: self.handle},
             ConsumerPolicy(max_deliver=max_deliver, ack_wait_seconds=5),
+            **spec_options,
         )
         return Consumer(
             spec,
@@ -166,3 +182,203 @@ async def _dead_count(pool, n):
 
 async def _has(harness, thing_id):
     return thing_id in await harness.state()
+
+
+# ------------------------------------------------------------------- fast mode, batch hook, partitions
+
+
+class ModeSpy:
+    """Counts the batches a consumer handled in the careful (savepoint per message) mode."""
+
+    def __init__(self, monkeypatch):
+        self.careful = 0
+        original = Consumer._handle_careful
+
+        async def careful(consumer, conn, items):
+            self.careful += 1
+            return await original(consumer, conn, items)
+
+        monkeypatch.setattr(Consumer, "_handle_careful", careful)
+
+
+async def _run_until_idle(consumer, check=None):
+    task = asyncio.create_task(consumer.run())
+    assert await _until(check or (lambda: consumer.lag_is_zero()))
+    assert await _until(lambda: consumer.lag_is_zero())
+    consumer.stop()
+    await task
+
+
+async def _inbox(pool):
+    async with pool.acquire() as conn:
+        return {r["event_id"] for r in await conn.fetch("SELECT event_id FROM inbox")}
+
+
+async def test_a_batch_of_first_deliveries_is_handled_in_fast_mode_and_a_duplicate_inside_it_once(harness, monkeypatch):
+    spy = ModeSpy(monkeypatch)
+    envs = [envelope(f"t{i % 3}", i + 1) for i in range(30)]
+    batch = envs + envs[:10]  # ten ids twice in the same fetched batch (no Msg-Id: JetStream keeps both)
+    for e in batch:
+        await harness.publish(e.type, e.to_bytes())
+    await _run_until_idle(harness.consumer())
+    expected = {}
+    for e in envs:
+        total, count = expected.get(e.data["thing_id"], (0, 0))
+        expected[e.data["thing_id"]] = (total + e.data["n"], count + 1)
+    assert await harness.state() == expected
+    assert spy.careful == 0
+    assert sorted(harness.attempts) == sorted(e.data["n"] for e in envs)  # the handler ran once per id
+    assert await _inbox(harness.pool) == {e.id for e in envs}
+
+
+async def test_a_failure_in_fast_mode_rolls_the_batch_back_and_the_careful_redo_has_todays_outcomes(
+    harness, monkeypatch
+):
+    spy = ModeSpy(monkeypatch)
+    harness.fail_on = {13}
+    envs = [envelope(f"t{i % 3}", i + 1) for i in range(20)]
+    for e in envs:
+        await harness.publish(e.type, e.to_bytes())
+    consumer = harness.consumer(max_deliver=2)
+    await _run_until_idle(consumer, lambda: _dead_count(harness.pool, 1))
+    # the handler is not idempotent: the fast attempt's effects were rolled back, not applied twice
+    expected = {}
+    for e in envs:
+        if e.data["n"] != 13:
+            total, count = expected.get(e.data["thing_id"], (0, 0))
+            expected[e.data["thing_id"]] = (total + e.data["n"], count + 1)
+    assert await harness.state() == expected
+    assert spy.careful >= 2  # the fast attempt's redo, then the redelivery (careful at once)
+    assert harness.attempts.count(13) == 3  # fast, its careful redo (nak), the redelivery (dead)
+    [dead] = await list_dead_letters(harness.pool)
+    assert dead["delivery_count"] == 2 and "cannot handle n=13" in dead["error"]
+    assert await _inbox(harness.pool) == {e.id for e in envs if e.data["n"] != 13}
+
+
+class Prepared:
+    """A batch hook that records what it got (committed or not) and writes a row in the transaction."""
+
+    def __init__(self, fail_on=()):
+        self.calls: list[list[int]] = []
+        self.fail_on = set(fail_on)
+
+    async def __call__(self, conn, events):
+        ns = [event.n for event, _ in events]
+        self.calls.append(ns)
+        await conn.execute("INSERT INTO prepared (ns) VALUES ($1)", ns)
+        if self.fail_on & set(ns):
+            raise RuntimeError(f"cannot prepare {sorted(self.fail_on & set(ns))}")
+        return {"ns": set(ns)}
+
+    @staticmethod
+    async def committed(pool):
+        async with pool.acquire() as conn:
+            return [r["ns"] for r in await conn.fetch("SELECT ns FROM prepared ORDER BY id")]
+
+
+@pytest.fixture
+async def prepared_table(harness):
+    async with harness.pool.acquire() as conn:
+        await conn.execute("CREATE TABLE prepared (id serial PRIMARY KEY, ns int[])")
+
+
+async def test_prepare_batch_gets_the_fresh_events_of_the_batch_in_its_transaction(
+    harness, prepared_table, monkeypatch
+):
+    prepare = Prepared()
+    old = [envelope("a", n) for n in (1, 2, 3)]
+    for e in old:
+        await harness.publish(e.type, e.to_bytes())
+    await _run_until_idle(harness.consumer(prepare_batch=prepare))
+    assert prepare.calls == [[1, 2, 3]]
+
+    # duplicates of handled events and an id twice in the batch: only the first occurrence of a new id
+    prepare.calls.clear()
+    harness.prepared.clear()
+    new = [envelope("a", n) for n in (4, 5, 6)]
+    for e in [*old, *new, new[0]]:
+        await harness.publish(e.type, e.to_bytes())
+    await _run_until_idle(harness.consumer(prepare_batch=prepare))
+    assert prepare.calls == [[4, 5, 6]]
+    assert harness.prepared == [{"ns": {4, 5, 6}}] * 3  # what the hook returned reached each handler
+
+    # a failure: the fast attempt (hook included) is rolled back; in the careful redo the hook runs
+    # per message, inside its savepoint
+    spy = ModeSpy(monkeypatch)
+    prepare.calls.clear()
+    harness.prepared.clear()
+    harness.fail_once = {8}
+    for e in [envelope("a", n) for n in (7, 8, 9)]:
+        await harness.publish(e.type, e.to_bytes())
+    await _run_until_idle(harness.consumer(prepare_batch=prepare), lambda: _has_count(harness, "a", 9))
+    assert spy.careful == 1
+    assert prepare.calls == [[7, 8, 9], [7], [8], [9]]
+    assert harness.prepared[-3:] == [{"ns": {7}}, {"ns": {8}}, {"ns": {9}}]
+    assert await prepare.committed(harness.pool) == [[1, 2, 3], [4, 5, 6], [7], [8], [9]]
+    assert await harness.state() == {"a": (45, 9)}
+
+
+async def test_a_failing_message_leaves_nothing_of_the_batch_hook_behind(harness, prepared_table):
+    # the handler of 2 fails, and the hook fails for 5: both dead-lettered, their hook rows gone
+    harness.fail_on = {2}
+    prepare = Prepared(fail_on={5})
+    for e in [envelope("a", n) for n in (1, 2, 3, 4, 5, 6)]:
+        await harness.publish(e.type, e.to_bytes())
+    await _run_until_idle(harness.consumer(max_deliver=2, prepare_batch=prepare), lambda: _dead_count(harness.pool, 2))
+    assert await harness.state() == {"a": (14, 4)}
+    assert sorted(n for ns in await prepare.committed(harness.pool) for n in ns) == [1, 3, 4, 6]
+    errors = sorted(d["error"] for d in await list_dead_letters(harness.pool))
+    assert errors == ["RuntimeError: cannot handle n=2", "RuntimeError: cannot prepare [5]"]
+
+
+async def test_redrive_runs_the_batch_hook_for_its_message(harness, prepared_table):
+    harness.fail_on = {7}
+    prepare = Prepared()
+    await harness.publish(ThingHappened.event_type, envelope("r", 7).to_bytes())
+    consumer = harness.consumer(max_deliver=1, prepare_batch=prepare)
+    await _run_until_idle(consumer, lambda: _dead_count(harness.pool, 1))
+    harness.fail_on = set()
+    harness.prepared.clear()
+    assert await consumer.redrive() == {"redriven": 1, "failed": 0}
+    assert harness.prepared == [{"ns": {7}}]
+    assert (await harness.state())["r"] == (7, 1)
+    assert await prepare.committed(harness.pool) == [[7]]
+
+
+async def test_partitioned_batches_run_concurrently_keep_each_keys_order_and_fail_per_group(harness):
+    ordered: dict[str, list[int]] = {}
+    original = harness.handle
+
+    async def handle(event, delivery):
+        await original(event, delivery)
+        ordered.setdefault(event.thing_id, []).append(event.n)
+
+    harness.handle = handle
+    harness.slow = 0.01
+    harness.fail_on = {17}
+    envs = [envelope(f"t{i % 6}", i + 1) for i in range(60)]
+    for e in envs:
+        await harness.publish(e.type, e.to_bytes())
+    consumer = harness.consumer(max_deliver=2, partition_key=lambda event: event.thing_id, concurrency=3)
+    await _run_until_idle(consumer, lambda: _dead_count(harness.pool, 1))
+    assert harness.max_active > 1  # groups of one batch ran at the same time
+    expected: dict[str, tuple[int, int]] = {}
+    for e in envs:
+        if e.data["n"] != 17:
+            total, count = expected.get(e.data["thing_id"], (0, 0))
+            expected[e.data["thing_id"]] = (total + e.data["n"], count + 1)
+    assert await harness.state() == expected
+    # each key's events were handled in stream order (the failed 17 and its rolled-back neighbours aside)
+    for thing_id, ns in ordered.items():
+        committed = [n for n in ns if n != 17]
+        assert sorted(set(committed)) == [
+            e.data["n"] for e in envs if e.data["thing_id"] == thing_id and e.data["n"] != 17
+        ]
+        firsts = list(dict.fromkeys(committed))
+        assert firsts == sorted(firsts), thing_id
+    [dead] = await list_dead_letters(harness.pool)
+    assert "n=17" in dead["error"]
+
+
+async def _has_count(harness, thing_id, count):
+    return (await harness.state()).get(thing_id, (0, 0))[1] >= count

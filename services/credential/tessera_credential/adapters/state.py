@@ -7,6 +7,8 @@ application takes first (:func:`lock_learner`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,8 +44,44 @@ async def lock_definitions(conn: Conn, *, exclusive: bool) -> None:
     await conn.execute(f"SELECT {fn}($1)", _DEFINITIONS_LOCK)
 
 
-async def lock_learner(conn: Conn, learner_id: str) -> None:
-    """Serialise every award decision about ``learner_id`` until the transaction ends."""
+@dataclass(frozen=True)
+class LockedLearners:
+    """Learners :func:`lock_learners` locked in the current transaction (the consumers' batch hook;
+    the kernel hands it to the handlers of the same transaction — or, in its careful mode, of the
+    same savepoint — as ``Delivery.prepared``), so :func:`lock_learner` need not lock them again.
+    Never build one by hand: only a value returned in the handler's own scope is true."""
+
+    learner_ids: frozenset[str]
+
+
+async def lock_learners(conn: Conn, learner_ids: Iterable[str]) -> LockedLearners:
+    """Lock every learner of a consumer batch at once, in one fixed order (the definitions lock
+    first, then the rows in the database's ``learner_id`` order, as :func:`learners_in_offering`
+    gives them). Two batches locking in arrival order could each hold a learner the other waits
+    for (a deadlock, then retries); sorted, one simply waits for the other."""
+    ids = sorted(set(learner_ids))
+    if not ids:
+        return LockedLearners(frozenset())
+    await lock_definitions(conn, exclusive=False)
+    await conn.execute("INSERT INTO award_learners (learner_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", ids)
+    await conn.execute(
+        "SELECT 1 FROM award_learners WHERE learner_id = ANY($1::text[]) ORDER BY learner_id FOR UPDATE", ids
+    )
+    return LockedLearners(frozenset(ids))
+
+
+def _held(held: object, learner_id: str) -> bool:
+    return isinstance(held, LockedLearners) and learner_id in held.learner_ids
+
+
+async def lock_learner(conn: Conn, learner_id: str, held: object = None) -> None:
+    """Serialise every award decision about ``learner_id`` until the transaction ends.
+
+    ``held``: what :func:`lock_learners` returned earlier in this transaction (``Delivery.prepared``);
+    a learner it locked is not locked again. Anything else (None: a handler called without the
+    consumer's hook) locks here."""
+    if _held(held, learner_id):
+        return
     await lock_definitions(conn, exclusive=False)
     await conn.execute("INSERT INTO award_learners (learner_id) VALUES ($1) ON CONFLICT DO NOTHING", learner_id)
     await conn.execute("SELECT 1 FROM award_learners WHERE learner_id = $1 FOR UPDATE", learner_id)
@@ -176,9 +214,12 @@ async def save_pathway(
 # ------------------------------------------------------------------------------------ enrolment
 
 
-async def save_learner_profile(conn: Conn, learner_id: str, profile: dict[str, Any], pos: Position) -> None:
-    await lock_definitions(conn, exclusive=False)  # the lock order: definitions, then the learner row
-    await conn.execute("INSERT INTO award_learners (learner_id) VALUES ($1) ON CONFLICT DO NOTHING", learner_id)
+async def save_learner_profile(
+    conn: Conn, learner_id: str, profile: dict[str, Any], pos: Position, held: object = None
+) -> None:
+    if not _held(held, learner_id):  # else the row exists and is locked already
+        await lock_definitions(conn, exclusive=False)  # the lock order: definitions, then the learner row
+        await conn.execute("INSERT INTO award_learners (learner_id) VALUES ($1) ON CONFLICT DO NOTHING", learner_id)
     row = await conn.fetchrow(
         """SELECT profile_stream AS source_stream, profile_seq AS seq, profile_at AS at, profile_event_id AS event_id
            FROM award_learners WHERE learner_id = $1 FOR UPDATE""",

@@ -1,12 +1,20 @@
 """Event handlers: catalogue, enrolment and assessment events into the engine's state.
 
-Each handler runs inside the consumer's batch transaction, in a savepoint after the inbox row (so
-once per event id). Handlers that change what an award rests on take the learner lock first, store
-the fact behind its ordering guard, then re-evaluate. Raising makes the kernel retry the event.
+Each handler runs inside the consumer's batch transaction after the event's inbox row (so once per
+event id). Handlers that change what an award rests on take the learner lock first, store the fact
+behind its ordering guard, then re-evaluate. Raising makes the kernel retry the event.
+
+The enrolment and assessment consumers lock every learner of a batch at once, sorted, before the
+handlers (:func:`lock_batch`, the kernel's ``prepare_batch``); a handler's ``lock_learner`` then
+costs nothing, and two batches never wait on each other in a cycle. Their batches are also split by
+learner (:func:`learner_of`) into concurrent transactions. The catalogue consumer does neither: its
+handlers take the definitions lock exclusively, which a shared hold from the hook would deadlock.
+Handlers still lock for themselves when ``Delivery.prepared`` is not such a lock (called directly).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import cast
 
@@ -37,8 +45,10 @@ from tessera_shared.contract.enrolment import (
     LearnerRegistered,
     LearnerUpdated,
 )
+from tessera_shared.contract.envelope import Envelope
 from tessera_shared.contract.topology import Subscription
 from tessera_shared.kernel.consumer import ConsumerSpec, Delivery, Handler
+from tessera_shared.kernel.db import Conn
 
 
 def _aware(at: datetime) -> datetime:
@@ -95,7 +105,9 @@ async def on_pathway_published(event: PathwayPublished, d: Delivery) -> None:
 async def on_learner(event: LearnerRegistered | LearnerUpdated, d: Delivery) -> None:
     """Name and email are kept for part 2's badge (personal data travels only in these events)."""
     profile = event.learner
-    await state.save_learner_profile(d.conn, profile.learner_id, profile.model_dump(mode="json"), position(d))
+    await state.save_learner_profile(
+        d.conn, profile.learner_id, profile.model_dump(mode="json"), position(d), d.prepared
+    )
 
 
 _STATUS: dict[type[Event], EnrolmentStatus] = {
@@ -126,7 +138,7 @@ EnrolmentEvent = (
 
 async def on_enrolment(event: EnrolmentEvent, d: Delivery) -> None:
     pos = position(d)
-    await state.lock_learner(d.conn, event.learner_id)
+    await state.lock_learner(d.conn, event.learner_id, d.prepared)
     await state.touch_learner_offering(d.conn, event.learner_id, event.offering_id)
     current = await state.enrolment_status(d.conn, event.enrolment_id)
     before, admitted_at = current if current is not None else (None, None)
@@ -157,7 +169,7 @@ async def on_result(event: ResultRecorded | ResultCorrected | ResultWithdrawn, d
     """Keep the ``effective`` result of the newest event per component (see domain/ordering.py)."""
     pos = position(d)
     learner, offering, component = event.learner_id, event.offering_id, event.component_code
-    await state.lock_learner(d.conn, learner)
+    await state.lock_learner(d.conn, learner, d.prepared)
     await state.touch_learner_offering(d.conn, learner, offering)
     await state.log_result_event(
         d.conn,
@@ -180,7 +192,7 @@ async def on_result(event: ResultRecorded | ResultCorrected | ResultWithdrawn, d
 async def on_attendance(event: AttendanceRecorded, d: Delivery) -> None:
     pos = position(d)
     learner, offering, component = event.learner_id, event.offering_id, event.component_code
-    await state.lock_learner(d.conn, learner)
+    await state.lock_learner(d.conn, learner, d.prepared)
     await state.touch_learner_offering(d.conn, learner, offering)
     percentage = decimal_of(event.percentage)
     current = await state.current_attendance(d.conn, learner, offering, component)
@@ -191,6 +203,22 @@ async def on_attendance(event: AttendanceRecorded, d: Delivery) -> None:
 
 
 # ------------------------------------------------------------------------------------ consumers
+
+
+def learner_of(event: Event) -> str | None:
+    """The learner an enrolment or assessment event is about (the lock it needs)."""
+    if isinstance(event, LearnerRegistered | LearnerUpdated):
+        return event.learner.learner_id
+    learner_id = getattr(event, "learner_id", None)
+    return learner_id if isinstance(learner_id, str) else None
+
+
+async def lock_batch(conn: Conn, events: Sequence[tuple[Event, Envelope]]) -> state.LockedLearners:
+    """The kernel's ``prepare_batch``: every learner of the batch's fresh events, locked sorted."""
+    return await state.lock_learners(conn, [lr for event, _ in events if (lr := learner_of(event)) is not None])
+
+
+LEARNER_CONCURRENCY = 4  # transactions per fetched batch of the learner-keyed consumers (docs/architecture.md)
 
 
 def consumer_specs() -> list[ConsumerSpec]:
@@ -213,6 +241,18 @@ def consumer_specs() -> list[ConsumerSpec]:
     }
     return [
         ConsumerSpec(Subscription("credential", "catalogue"), catalogue),
-        ConsumerSpec(Subscription("credential", "enrolment"), enrolment),
-        ConsumerSpec(Subscription("credential", "assessment"), assessment),
+        ConsumerSpec(
+            Subscription("credential", "enrolment"),
+            enrolment,
+            prepare_batch=lock_batch,
+            partition_key=learner_of,
+            concurrency=LEARNER_CONCURRENCY,
+        ),
+        ConsumerSpec(
+            Subscription("credential", "assessment"),
+            assessment,
+            prepare_batch=lock_batch,
+            partition_key=learner_of,
+            concurrency=LEARNER_CONCURRENCY,
+        ),
     ]
