@@ -67,6 +67,24 @@ async def test_events_delivered_twice_change_the_state_once(world: World) -> Non
     assert await world.fetchval("SELECT count(*) FROM dead_letters") == 0
 
 
+async def test_a_batch_with_several_events_per_enrolment_ends_as_one_by_one(world: World) -> None:
+    """The consumer applies a fetched batch in one upsert (events of one enrolment folded first)."""
+    events = [
+        waitlisted("b-1"),
+        admitted("b-1"),
+        cancelled("b-1"),
+        admitted("b-1"),  # late: a cancellation stays a cancellation
+        admitted("b-2"),
+        completed("b-2"),
+        cancelled("b-2"),
+        waitlisted("b-3"),
+    ]
+    await world.publish_many(events)  # pipelined: one fetch gets them together
+    await world.consumed("assessment--enrolment", 2 + len(events))
+    rows = await world.fetch("SELECT learner_id, status FROM enrolments WHERE learner_id LIKE 'b-%'")
+    assert {r["learner_id"]: r["status"] for r in rows} == {"b-1": "cancelled", "b-2": "completed", "b-3": "waitlisted"}
+
+
 async def test_events_out_of_order_end_in_the_same_state(world: World) -> None:
     late = {"LATE1": (GENT, "6"), "LATE2": (AMSTERDAM, "4")}
     # running before scheduled, an enrolment before its offering, a cancellation before its admission

@@ -4,6 +4,7 @@ histories, and the events on the ASSESSMENT stream."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
@@ -282,6 +283,52 @@ async def test_corrections_and_withdrawals_keep_who_why_and_history(world: World
     # a withdrawn attempt's number is free again
     rerun = await post(world, result_body("l-6", "DATA101", "10", attempt=2), gent)
     assert rerun.status_code == 201, rerun.text
+
+
+async def test_concurrent_commands_on_one_record_are_decided_one_after_the_other(world: World) -> None:
+    """Commands on the same record race (each loads, then appends at the version it loaded): the
+    losers are decided again on the new state, so the same attempt is recorded once, and different
+    changes all land, in a gap-free stream with its outbox rows and read models."""
+    gent = world.assessor(GENT)
+    same = await asyncio.gather(*(post(world, result_body("l-10", "DATA101", str(g)), gent) for g in (7, 8, 9)))
+    assert sorted(r.status_code for r in same) == [201, 409, 409], [r.text for r in same]
+    assert all(field_of(r) == "attempt" for r in same if r.status_code == 409)
+    first = next(r.json() for r in same if r.status_code == 201)
+
+    resit, correction, attendance = await asyncio.gather(
+        post(world, result_body("l-10", "DATA101", "12", attempt=2), gent),
+        world.client.post(
+            f"/results/{first['result_id']}/corrections", json={"reason": "recount", "grade": "6"}, headers=gent
+        ),
+        world.client.post(
+            f"/offerings/{OFFERING}/attendance",
+            json={
+                "learner_id": "l-10",
+                "component_code": "DATA101",
+                "percentage": 75,
+                "period_start": "2025-09-22",
+                "period_end": "2026-01-10",
+            },
+            headers=gent,
+        ),
+    )
+    assert (resit.status_code, correction.status_code, attendance.status_code) == (201, 200, 201), (
+        resit.text,
+        correction.text,
+        attendance.text,
+    )
+    stream = f"assessment-record:{OFFERING}:DATA101:l-10"
+    events = await world.fetch(
+        """SELECT e.stream_version, (o.event_id IS NOT NULL) AS in_outbox FROM events e
+           LEFT JOIN outbox o ON o.event_id = e.event_id WHERE e.stream_id = $1 ORDER BY 1""",
+        stream,
+    )
+    assert [(e["stream_version"], e["in_outbox"]) for e in events] == [(v, True) for v in (1, 2, 3, 4)]
+    assert await world.fetchval("SELECT version FROM records WHERE stream_id = $1", stream) == 4
+    rows = await world.fetch(
+        "SELECT attempt, grade, status, record_version FROM results WHERE stream_id = $1 ORDER BY attempt", stream
+    )
+    assert [tuple(r) for r in rows] == [(1, "6", "superseded", 4), (2, "12", "effective", 4)]
 
 
 async def test_attendance_per_component(world: World) -> None:

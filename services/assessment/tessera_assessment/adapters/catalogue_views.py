@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from tessera_shared.contract.terms import ComponentTerms
 from tessera_shared.kernel.db import Conn
 
@@ -63,50 +65,55 @@ async def upsert_institution(conn: Conn, institution_id: str, scheme_ids: Sequen
     )
 
 
-async def insert_version(
-    conn: Conn, micro_credential_id: str, version: int, coordinator_id: str, title: dict[str, str]
-) -> None:
-    await conn.execute(
-        """INSERT INTO micro_credential_versions (micro_credential_id, version, coordinator_id, title)
-           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
-        micro_credential_id,
-        version,
-        coordinator_id,
-        title,
-    )
+_INSERT_COMPONENTS = """
+    INSERT INTO components (micro_credential_id, version, code, title, ects, semester, teaching_institution)
+    SELECT $1, $2, c, t, e, s, i
+    FROM unnest($3::text[], $4::jsonb[], $5::numeric[], $6::text[], $7::text[]) AS u(c, t, e, s, i)
+    ON CONFLICT (micro_credential_id, version, code) """
+_COMPONENTS_FROM_VERSION = (
+    _INSERT_COMPONENTS + "DO UPDATE SET title = EXCLUDED.title, ects = EXCLUDED.ects, semester = EXCLUDED.semester,"
+    " teaching_institution = EXCLUDED.teaching_institution"
+)
+_COMPONENTS_FROM_OFFERING = _INSERT_COMPONENTS + "DO NOTHING"
 
 
-async def upsert_components(
-    conn: Conn,
-    micro_credential_id: str,
-    version: int,
-    components: Iterable[ComponentTerms],
-    titles: dict[str, dict[str, str]] | None = None,
-) -> None:
-    """Components of a version. The version's own snapshot (``titles`` given) overwrites what an
-    offering of the version filled in before it arrived; an offering only fills gaps."""
+def _component_columns(
+    components: Iterable[ComponentTerms], titles: dict[str, dict[str, str]] | None
+) -> tuple[list[Any], ...]:
     rows = list(components)
-    authoritative = titles is not None
     titles = titles or {}
-    on_conflict = (
-        "DO UPDATE SET title = EXCLUDED.title, ects = EXCLUDED.ects, semester = EXCLUDED.semester,"
-        " teaching_institution = EXCLUDED.teaching_institution"
-        if authoritative
-        else "DO NOTHING"
-    )
-    await conn.execute(
-        """INSERT INTO components (micro_credential_id, version, code, title, ects, semester, teaching_institution)
-           SELECT $1, $2, c, t, e, s, i
-           FROM unnest($3::text[], $4::jsonb[], $5::numeric[], $6::text[], $7::text[]) AS u(c, t, e, s, i)
-           ON CONFLICT (micro_credential_id, version, code) """
-        + on_conflict,
-        micro_credential_id,
-        version,
+    return (
         [c.code for c in rows],
         [titles.get(c.code) for c in rows],
         [c.ects for c in rows],
         [c.semester.value for c in rows],
         [c.teaching_institution for c in rows],
+    )
+
+
+async def insert_version(
+    conn: Conn,
+    micro_credential_id: str,
+    version: int,
+    coordinator_id: str,
+    title: dict[str, str],
+    components: Iterable[ComponentTerms],
+    titles: dict[str, dict[str, str]],
+) -> None:
+    """A published version and its components, in one statement. A version is immutable: the first
+    snapshot's row is kept; its components overwrite what an offering of the version filled in
+    before the snapshot arrived (an offering only fills gaps: :func:`upsert_scheduled_offering`)."""
+    await conn.execute(
+        f"""WITH version AS (
+                INSERT INTO micro_credential_versions (micro_credential_id, version, coordinator_id, title)
+                VALUES ($1, $2, $8, $9) ON CONFLICT DO NOTHING
+            )
+            {_COMPONENTS_FROM_VERSION}""",
+        micro_credential_id,
+        version,
+        *_component_columns(components, titles),
+        coordinator_id,
+        title,
     )
 
 
@@ -120,23 +127,30 @@ async def upsert_scheduled_offering(
     title: dict[str, str],
     academic_year: str,
     attendance_compulsory: bool,
+    components: Iterable[ComponentTerms],
 ) -> None:
+    """The offering's scheduled facts and, where the version's snapshot has not filled them yet, its
+    version's components (one statement)."""
     await conn.execute(
-        """INSERT INTO offerings (offering_id, micro_credential_id, micro_credential_version, coordinator_id, title,
-                                  academic_year, attendance_compulsory, scheduled, status, status_rank)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, true, 'scheduled', 0)
-           ON CONFLICT (offering_id) DO UPDATE
-              SET micro_credential_id = EXCLUDED.micro_credential_id,
-                  micro_credential_version = EXCLUDED.micro_credential_version,
-                  coordinator_id = EXCLUDED.coordinator_id,
-                  title = EXCLUDED.title,
-                  academic_year = EXCLUDED.academic_year,
-                  attendance_compulsory = EXCLUDED.attendance_compulsory,
-                  scheduled = true,
-                  updated_at = clock_timestamp()""",
-        offering_id,
+        f"""WITH components_known AS (
+                {_COMPONENTS_FROM_OFFERING}
+            )
+            INSERT INTO offerings (offering_id, micro_credential_id, micro_credential_version, coordinator_id, title,
+                                   academic_year, attendance_compulsory, scheduled, status, status_rank)
+            VALUES ($8, $1, $2, $9, $10, $11, $12, true, 'scheduled', 0)
+            ON CONFLICT (offering_id) DO UPDATE
+               SET micro_credential_id = EXCLUDED.micro_credential_id,
+                   micro_credential_version = EXCLUDED.micro_credential_version,
+                   coordinator_id = EXCLUDED.coordinator_id,
+                   title = EXCLUDED.title,
+                   academic_year = EXCLUDED.academic_year,
+                   attendance_compulsory = EXCLUDED.attendance_compulsory,
+                   scheduled = true,
+                   updated_at = clock_timestamp()""",
         micro_credential_id,
         micro_credential_version,
+        *_component_columns(components, None),
+        offering_id,
         coordinator_id,
         title,
         academic_year,
@@ -165,28 +179,32 @@ async def advance_offering(
 # --- reads ---------------------------------------------------------------------------------------
 
 
-async def load_offering(conn: Conn, offering_id: str) -> OfferingInfo | None:
-    """The offering with its version's components, or ``None`` while either is still unknown."""
-    row = await conn.fetchrow(
-        """SELECT o.offering_id, o.micro_credential_id, o.micro_credential_version, o.status, o.academic_year,
-                  o.attendance_compulsory, COALESCE(o.title, v.title) AS title,
-                  COALESCE(o.coordinator_id, v.coordinator_id) AS coordinator_id
-           FROM offerings o
-           LEFT JOIN micro_credential_versions v
-                  ON v.micro_credential_id = o.micro_credential_id AND v.version = o.micro_credential_version
-           WHERE o.offering_id = $1""",
-        offering_id,
-    )
-    if row is None:
+OFFERING_COLUMNS = """
+    o.offering_id, o.micro_credential_id, o.micro_credential_version, o.status, o.academic_year,
+    o.attendance_compulsory, COALESCE(o.title, v.title) AS title,
+    COALESCE(o.coordinator_id, v.coordinator_id) AS coordinator_id,
+    c.codes, c.ects, c.semesters, c.teachers, c.titles"""
+"""The columns :func:`offering_of` reads, from :data:`OFFERING_JOINS` (``o`` the offering)."""
+
+OFFERING_JOINS = """
+    LEFT JOIN micro_credential_versions v
+           ON v.micro_credential_id = o.micro_credential_id AND v.version = o.micro_credential_version
+    LEFT JOIN LATERAL (
+        SELECT array_agg(code ORDER BY code) AS codes, array_agg(ects ORDER BY code) AS ects,
+               array_agg(semester ORDER BY code) AS semesters,
+               array_agg(teaching_institution ORDER BY code) AS teachers,
+               json_agg(title ORDER BY code)::text AS titles
+        FROM components
+        WHERE micro_credential_id = o.micro_credential_id AND version = o.micro_credential_version
+    ) c ON true"""
+
+
+def offering_of(row: Any) -> OfferingInfo | None:
+    """The offering of a row with :data:`OFFERING_COLUMNS`, or ``None`` while the offering or its
+    version's components are still unknown."""
+    if row is None or row["offering_id"] is None or not row["codes"]:
         return None
-    components = await conn.fetch(
-        """SELECT code, ects, semester, teaching_institution, title FROM components
-           WHERE micro_credential_id = $1 AND version = $2 ORDER BY code""",
-        row["micro_credential_id"],
-        row["micro_credential_version"],
-    )
-    if not components:
-        return None
+    titles = orjson.loads(row["titles"])
     return OfferingInfo(
         offering_id=row["offering_id"],
         micro_credential_id=row["micro_credential_id"],
@@ -197,10 +215,21 @@ async def load_offering(conn: Conn, offering_id: str) -> OfferingInfo | None:
         academic_year=row["academic_year"],
         attendance_compulsory=row["attendance_compulsory"],
         components={
-            c["code"]: ComponentInfo(c["code"], c["ects"], c["semester"], c["teaching_institution"], c["title"])
-            for c in components
+            code: ComponentInfo(code, ects, semester, teacher, title)
+            for code, ects, semester, teacher, title in zip(
+                row["codes"], row["ects"], row["semesters"], row["teachers"], titles, strict=True
+            )
         },
     )
+
+
+_LOAD_OFFERING = f"SELECT {OFFERING_COLUMNS} FROM offerings o {OFFERING_JOINS} WHERE o.offering_id = $1"
+
+
+async def load_offering(conn: Conn, offering_id: str) -> OfferingInfo | None:
+    """The offering with its version's components (one query), or ``None`` while either is still
+    unknown."""
+    return offering_of(await conn.fetchrow(_LOAD_OFFERING, offering_id))
 
 
 async def grading_schemes_of(conn: Conn, institutions: Iterable[str]) -> dict[str, tuple[str, ...]]:

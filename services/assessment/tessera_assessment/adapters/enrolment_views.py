@@ -8,6 +8,7 @@ stays a cancellation).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from tessera_shared.kernel.db import Conn
 
@@ -28,45 +29,81 @@ ADMITTED = frozenset({"admitted", "completed", "not_completed"})
 A completed or not-completed learner was admitted and may still get (resit) results recorded."""
 
 
-async def advance_enrolment(
-    conn: Conn,
-    *,
-    enrolment_id: str,
-    learner_id: str,
-    offering_id: str,
-    micro_credential_id: str,
-    micro_credential_version: int,
-    status: str,
-) -> None:
+_ADVANCE = """
+    INSERT INTO enrolments (enrolment_id, learner_id, offering_id, micro_credential_id,
+                            micro_credential_version, status, status_rank)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[])
+    ON CONFLICT (enrolment_id) DO UPDATE
+       SET status = EXCLUDED.status, status_rank = EXCLUDED.status_rank, updated_at = clock_timestamp()
+     WHERE enrolments.status_rank < EXCLUDED.status_rank"""
+
+
+@dataclass(frozen=True)
+class EnrolmentFact:
+    """What one enrolment event says: the enrolment, whose and where, and its status now."""
+
+    enrolment_id: str
+    learner_id: str
+    offering_id: str
+    micro_credential_id: str
+    micro_credential_version: int
+    status: str
+
+    @property
+    def rank(self) -> int:
+        return ENROLMENT_STATUS_RANK[self.status]
+
+
+def folded(facts: Iterable[EnrolmentFact]) -> list[EnrolmentFact]:
+    """One fact per enrolment, leaving what applying ``facts`` one by one, in order, would: the
+    first fact's row with the first status of the highest rank (a later fact of equal rank does not
+    move the status, as the guard ``<`` of the upsert does not)."""
+    first: dict[str, EnrolmentFact] = {}
+    best: dict[str, EnrolmentFact] = {}
+    for fact in facts:
+        first.setdefault(fact.enrolment_id, fact)
+        if fact.enrolment_id not in best or fact.rank > best[fact.enrolment_id].rank:
+            best[fact.enrolment_id] = fact
+    return [replace(row, status=best[enrolment_id].status) for enrolment_id, row in first.items()]
+
+
+async def advance_enrolments(conn: Conn, facts: Iterable[EnrolmentFact]) -> None:
+    """Apply enrolment events, in their order, in one statement: each moves its enrolment's status
+    forward, never back (an upsert guarded by the rank). An upsert can touch a row only once, so
+    the events of one enrolment are :func:`folded` first."""
+    rows = folded(facts)
+    if not rows:
+        return
     await conn.execute(
-        """INSERT INTO enrolments (enrolment_id, learner_id, offering_id, micro_credential_id,
-                                   micro_credential_version, status, status_rank)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (enrolment_id) DO UPDATE
-              SET status = EXCLUDED.status, status_rank = EXCLUDED.status_rank, updated_at = clock_timestamp()
-            WHERE enrolments.status_rank < EXCLUDED.status_rank""",
-        enrolment_id,
-        learner_id,
-        offering_id,
-        micro_credential_id,
-        micro_credential_version,
-        status,
-        ENROLMENT_STATUS_RANK[status],
+        _ADVANCE,
+        [f.enrolment_id for f in rows],
+        [f.learner_id for f in rows],
+        [f.offering_id for f in rows],
+        [f.micro_credential_id for f in rows],
+        [f.micro_credential_version for f in rows],
+        [f.status for f in rows],
+        [f.rank for f in rows],
     )
 
 
+def decisive_statuses(rows: Iterable[tuple[str, str, int]]) -> dict[str, str]:
+    """Per learner of ``(learner_id, status, status_rank)`` rows, the status that decides:
+    ``admitted`` if any enrolment in the offering counts as admitted, else the status of the most
+    advanced one. Learners without an enrolment are absent."""
+    best: dict[str, tuple[int, str]] = {}
+    for learner_id, status, status_rank in rows:
+        rank = 10 if status in ADMITTED else status_rank
+        if learner_id not in best or rank > best[learner_id][0]:
+            best[learner_id] = (rank, "admitted" if status in ADMITTED else status)
+    return {learner: status for learner, (_, status) in best.items()}
+
+
 async def enrolment_statuses(conn: Conn, offering_id: str, learner_ids: Iterable[str]) -> dict[str, str]:
-    """Per learner, the status that decides: ``admitted`` if any enrolment in the offering counts as
-    admitted, else the status of the most advanced one. Learners without an enrolment are absent."""
+    """:func:`decisive_statuses` of the learners' enrolments in the offering."""
     rows = await conn.fetch(
         """SELECT learner_id, status, status_rank FROM enrolments
            WHERE offering_id = $1 AND learner_id = ANY($2::text[])""",
         offering_id,
         list(set(learner_ids)),
     )
-    best: dict[str, tuple[int, str]] = {}
-    for r in rows:
-        rank = 10 if r["status"] in ADMITTED else r["status_rank"]
-        if r["learner_id"] not in best or rank > best[r["learner_id"]][0]:
-            best[r["learner_id"]] = (rank, "admitted" if r["status"] in ADMITTED else r["status"])
-    return {learner: status for learner, (_, status) in best.items()}
+    return decisive_statuses((r["learner_id"], r["status"], r["status_rank"]) for r in rows)

@@ -10,18 +10,23 @@ assessment rebuild`` replays from scratch — finds the rows current and leaves 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import orjson
 
 from tessera_assessment.domain.grading import GradeResult
 from tessera_assessment.domain.result import AttendanceEntry, ComponentResults, ResultEntry, Withdrawal
 from tessera_shared.contract.assessment import AttendanceRecorded, ResultCorrected, ResultRecorded, ResultWithdrawn
 from tessera_shared.contract.base import parse_data
+from tessera_shared.kernel import context
 from tessera_shared.kernel.db import Conn
-from tessera_shared.kernel.eventstore import StoredEvent
+from tessera_shared.kernel.eventstore import ConcurrencyError, DuplicateEvent, EventStore, StoredEvent
+from tessera_shared.kernel.metrics import EVENTS_APPENDED
 from tessera_shared.kernel.projections import Projection
 
 RESULT_EVENT_TYPES = tuple(t.event_type for t in (ResultRecorded, ResultCorrected, ResultWithdrawn, AttendanceRecorded))
@@ -47,6 +52,18 @@ async def load_records(conn: Conn, stream_ids: Iterable[str]) -> dict[str, Compo
 
 async def load_record(conn: Conn, stream_id: str) -> ComponentResults:
     return (await load_records(conn, [stream_id]))[stream_id]
+
+
+HISTORY_OF = """(SELECT json_agg(json_build_array(h.event_type, h.data) ORDER BY h.stream_version)::text
+                 FROM events h WHERE h.stream_id = {stream_id})"""
+"""A subquery giving a stream's events as one JSON text (``[[type, data], ...]``, NULL without
+events), for queries that load a record together with what its decision needs (:func:`record_of`)."""
+
+
+def record_of(stream_id: str, history: str | None) -> ComponentResults:
+    """The record rehydrated from a :data:`HISTORY_OF` column."""
+    events = [parse_data(event_type, data) for event_type, data in orjson.loads(history)] if history else []
+    return ComponentResults.rehydrate(stream_id, events)
 
 
 # --- saving ------------------------------------------------------------------------------------
@@ -145,40 +162,49 @@ _RECORD_COLUMNS = (
 _RECORD_UPDATES = _RECORD_COLUMNS[6:]
 
 
-def _upsert(table: str, columns: tuple[str, ...], key: str, updates: tuple[str, ...], guard: str) -> str:
+def _upsert(
+    table: str, columns: tuple[str, ...], key: str, updates: tuple[str, ...], guard: str, param: str = "$1"
+) -> str:
     """One statement for all rows: they travel as one JSON array that PostgreSQL unpacks
     (``json_populate_recordset``) — far cheaper than a bound array per column."""
     names = ", ".join(columns)
     return f"""
         INSERT INTO {table} ({names})
-        SELECT {names} FROM json_populate_recordset(NULL::{table}, $1::text::json)
+        SELECT {names} FROM json_populate_recordset(NULL::{table}, {param}::text::json)
         ON CONFLICT ({key}) DO UPDATE
            SET {", ".join(f"{c} = EXCLUDED.{c}" for c in updates)}, updated_at = clock_timestamp()
          WHERE {guard}"""
 
 
-_UPSERT_RECORDS = _upsert(
-    "records", _RECORD_COLUMNS, "stream_id", _RECORD_UPDATES, "records.version < EXCLUDED.version"
-)
-_UPSERT_RESULTS = _upsert(
-    "results",
-    _RESULT_COLUMNS,
-    "result_id",
-    _RESULT_UPDATES,
-    "results.record_version < EXCLUDED.record_version AND results.stream_id = EXCLUDED.stream_id",
-)
+def _upsert_records(param: str = "$1") -> str:
+    return _upsert(
+        "records", _RECORD_COLUMNS, "stream_id", _RECORD_UPDATES, "records.version < EXCLUDED.version", param
+    )
 
 
-async def save_records(conn: Conn, saved: Sequence[Saved]) -> None:
-    """Upsert the ``records`` and ``results`` rows of ``saved``: two statements however many."""
-    saved = [s for s in saved if s.record.key is not None]
-    if not saved:
-        return
+def _upsert_results(param: str = "$1") -> str:
+    return _upsert(
+        "results",
+        _RESULT_COLUMNS,
+        "result_id",
+        _RESULT_UPDATES,
+        "results.record_version < EXCLUDED.record_version AND results.stream_id = EXCLUDED.stream_id",
+        param,
+    )
+
+
+_UPSERT_RECORDS = _upsert_records()
+_UPSERT_RESULTS = _upsert_results()
+
+
+def _read_model_rows(saved: Sequence[Saved]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ``records`` and ``results`` rows of ``saved``."""
     records: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
     for s in saved:
         record, key = s.record, s.record.key
-        assert key is not None
+        if key is None:
+            continue
         effective, attendance = record.effective, record.attendance
         records.append(
             {
@@ -201,9 +227,105 @@ async def save_records(conn: Conn, saved: Sequence[Saved]) -> None:
             row["stream_id"] = record.stream_id
             row["record_version"] = s.version
             results.append(row)
+    return records, results
+
+
+async def save_records(conn: Conn, saved: Sequence[Saved]) -> None:
+    """Upsert the ``records`` and ``results`` rows of ``saved``: two statements however many."""
+    records, results = _read_model_rows(saved)
+    if not records:
+        return
     await conn.execute(_UPSERT_RECORDS, orjson.dumps(records).decode())
     if results:
         await conn.execute(_UPSERT_RESULTS, orjson.dumps(results).decode())
+
+
+# --- committing a command: events, outbox and read models in one statement ----------------------
+
+_COMMIT = f"""
+    WITH appended AS (
+        INSERT INTO events (event_id, stream_id, stream_version, event_type, data, metadata, recorded_at)
+        SELECT i::uuid, s, v, t, d, $6::jsonb, $7
+        FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::jsonb[]) AS u(i, s, v, t, d)
+        RETURNING 1
+    ), published AS (
+        INSERT INTO outbox (event_id, event_type, body)
+        SELECT i::uuid, t, b FROM unnest($8::text[], $9::text[], $10::bytea[]) AS u(i, t, b)
+        RETURNING 1
+    ), saved_records AS ({_upsert_records("$11")}
+        RETURNING 1
+    ), saved_results AS ({_upsert_results("$12")}
+        RETURNING 1
+    )
+    SELECT count(*) FROM appended"""
+
+
+async def commit_records(conn: Conn, store: EventStore, touched: Sequence[ComponentResults]) -> None:
+    """Append the pending events of ``touched`` (each at the version it was loaded at), their
+    outbox rows and the records' read-model rows — one statement, so one round trip and atomic
+    without an explicit transaction.
+
+    The same rows as ``EventStore.append_many`` followed by :func:`save_records` (the events'
+    metadata from the current message context, one ``recorded_at``, the outbox body the event's
+    CloudEvents envelope), without the kernel's separate read of the streams' versions: the events
+    go in at the versions the records were loaded at, and ``UNIQUE (stream_id, stream_version)``
+    refuses them if another command appended meanwhile — the ``ConcurrencyError`` that makes
+    ``retry_on_conflict`` decide again, as the kernel's own check does."""
+    ctx = context.current()
+    metadata = {
+        "correlationid": ctx.correlation_id,
+        "causationid": ctx.causation_id,
+        "traceparent": ctx.traceparent,
+    }
+    now = datetime.now(UTC)
+    cols: dict[str, list[Any]] = {k: [] for k in ("id", "stream", "version", "type", "data")}
+    outbox: dict[str, list[Any]] = {k: [] for k in ("id", "type", "body")}
+    saved: list[Saved] = []
+    for record in touched:
+        events = record.take_pending()
+        if not events:
+            continue
+        for i, event in enumerate(events):
+            version = record.expected_version + i + 1
+            event_id = str(uuid.uuid4())
+            data = event.model_dump(mode="json")
+            cols["id"].append(event_id)
+            cols["stream"].append(record.stream_id)
+            cols["version"].append(version)
+            cols["type"].append(event.event_type)
+            cols["data"].append(data)
+            if event.published:
+                stored = StoredEvent(0, event_id, record.stream_id, version, event.event_type, data, metadata, now)
+                outbox["id"].append(event_id)
+                outbox["type"].append(event.event_type)
+                outbox["body"].append(stored.envelope(store.source).to_bytes())
+        saved.append(Saved(record, record.expected_version + len(events)))
+    if not saved:
+        return
+    records, results = _read_model_rows(saved)
+    try:
+        await conn.execute(
+            _COMMIT,
+            cols["id"],
+            cols["stream"],
+            cols["version"],
+            cols["type"],
+            cols["data"],
+            metadata,
+            now,
+            outbox["id"],
+            outbox["type"],
+            outbox["body"],
+            orjson.dumps(records).decode(),
+            orjson.dumps(results).decode(),
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "events_event_id_key":
+            raise DuplicateEvent(str(exc.detail)) from exc
+        # a concurrent command appended to one of the streams after we loaded it
+        first = saved[0].record
+        raise ConcurrencyError(first.stream_id, first.expected_version) from exc
+    EVENTS_APPENDED.labels(store.service).inc(len(cols["id"]))
 
 
 def attendance_view(entry: AttendanceEntry) -> dict[str, Any]:

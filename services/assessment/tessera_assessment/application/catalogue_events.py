@@ -1,8 +1,9 @@
 """The catalogue consumer: institutions (grading schemes), versions (components), offerings.
 
-Each handler runs once per event id (the kernel's inbox) inside the batch transaction, and is
-itself idempotent and order-tolerant, so a redelivered or re-published event (a new id with the
-same content) changes nothing, and events arriving out of order end in the same state:
+Each handler runs once per event id (the kernel's inbox) inside the batch transaction as one SQL
+statement, and is itself idempotent and order-tolerant, so a redelivered or re-published event (a
+new id with the same content) changes nothing, and events arriving out of order end in the same
+state:
 
 * institutions: the profile with the higher envelope ``streamversion`` wins (equal: the later);
 * versions are immutable: the first snapshot is kept; its components overwrite what an offering of
@@ -32,21 +33,17 @@ async def on_institution(event: cat.InstitutionRegistered | cat.InstitutionUpdat
 async def on_version_published(event: cat.MicroCredentialVersionPublished, delivery: Delivery) -> None:
     definition = event.definition
     await views.insert_version(
-        delivery.conn, event.micro_credential_id, event.version, definition.coordinator_id, definition.title
-    )
-    await views.upsert_components(
         delivery.conn,
         event.micro_credential_id,
         event.version,
+        definition.coordinator_id,
+        definition.title,
         definition.component_terms,
         titles={c.code: c.title for c in definition.components},
     )
 
 
 async def on_offering_scheduled(event: cat.OfferingScheduled, delivery: Delivery) -> None:
-    await views.upsert_components(
-        delivery.conn, event.micro_credential_id, event.micro_credential_version, event.components
-    )
     await views.upsert_scheduled_offering(
         delivery.conn,
         offering_id=event.offering_id,
@@ -56,6 +53,7 @@ async def on_offering_scheduled(event: cat.OfferingScheduled, delivery: Delivery
         title=event.title,
         academic_year=event.terms.academic_year,
         attendance_compulsory=event.terms.attendance.compulsory,
+        components=event.components,
     )
 
 

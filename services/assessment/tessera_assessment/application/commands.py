@@ -1,7 +1,10 @@
 """Commands from HTTP: record, correct and withdraw a result; record attendance.
 
-Each runs load → decide → append → update read models in one transaction (re-run on a concurrent
-append by ``retry_on_conflict``), so nothing is ever half-written.
+Each runs load → decide → append → update read models in two round trips: one query loads
+everything the decision needs (:mod:`tessera_assessment.adapters.recording`), one statement writes
+the events, their outbox rows and the read models (:func:`commit_records`), atomically without an
+explicit transaction. A concurrent append to the same record makes that statement fail its version
+check and the command is decided again (``retry_on_conflict``), so nothing is ever half-written.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Any
 
 import asyncpg
 
-from tessera_assessment.adapters.records import Saved, attendance_view, load_record, result_row, save_records
-from tessera_assessment.application.rules import RecordingContext, Refused, ResultInput, load_offering
+from tessera_assessment.adapters import recording
+from tessera_assessment.adapters.records import attendance_view, commit_records, result_row
+from tessera_assessment.application.rules import RecordingContext, Refused, ResultInput
 from tessera_assessment.domain.result import ComponentResults
 from tessera_shared.kernel.auth import Principal
 from tessera_shared.kernel.db import Conn
@@ -28,10 +32,9 @@ def _parts(runtime: Runtime) -> tuple[asyncpg.Pool, EventStore]:
 
 
 async def _commit(conn: Conn, store: EventStore, record: ComponentResults) -> ComponentResults:
-    """Append the record's pending events and update its read-model rows (same transaction)."""
-    events = record.take_pending()
-    await store.append(conn, record.stream_id, record.expected_version, events)
-    await save_records(conn, [Saved(record, record.version + len(events))])
+    """Append the record's pending events with their outbox rows and update its read-model rows
+    (one statement)."""
+    await commit_records(conn, store, [record])
     return record
 
 
@@ -47,12 +50,13 @@ async def record_result(runtime: Runtime, principal: Principal, offering_id: str
     pool, store = _parts(runtime)
 
     async def attempt() -> dict[str, Any]:
-        async with pool.acquire() as conn, conn.transaction():
-            offering = await load_offering(conn, offering_id)
-            ctx = await RecordingContext.load(conn, offering, principal, [row.learner_id])
+        stream_id = ComponentResults.stream_id_for(row.learner_id, offering_id, row.component_code)
+        async with pool.acquire() as conn:
+            loaded = await recording.for_learner(conn, offering_id, row.learner_id, stream_id)
+            ctx = RecordingContext.of(loaded, principal, offering_id)
             ctx.check_open()
             key, grade = ctx.check_result(row)
-            record = await load_record(conn, key.stream_id)
+            record = loaded.record
             result_id = str(uuid.uuid4())
             record.record(
                 result_id,
@@ -81,13 +85,12 @@ class CorrectionInput:
 
 async def _located(conn: Conn, principal: Principal, result_id: str) -> tuple[RecordingContext, ComponentResults]:
     """The record holding ``result_id``, after checking the principal teaches its component."""
-    stream_id = await conn.fetchval("SELECT stream_id FROM results WHERE result_id = $1", result_id)
-    if stream_id is None:
+    loaded = await recording.for_result(conn, result_id)
+    if loaded is None:
         raise Refused(f"no result {result_id!r}", field="result_id", code="not_found", status=404)
-    record = await load_record(conn, stream_id)
+    record = loaded.record
     assert record.key is not None
-    offering = await load_offering(conn, record.key.offering_id)
-    ctx = await RecordingContext.load(conn, offering, principal, [])
+    ctx = RecordingContext.of(loaded, principal, record.key.offering_id)
     ctx.component(record.key.component_code)
     return ctx, record
 
@@ -98,7 +101,7 @@ async def correct_result(
     pool, store = _parts(runtime)
 
     async def attempt() -> dict[str, Any]:
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn:
             ctx, record = await _located(conn, principal, result_id)
             assert record.key is not None
             current = record.result(result_id)
@@ -129,7 +132,7 @@ async def withdraw_result(runtime: Runtime, principal: Principal, result_id: str
     pool, store = _parts(runtime)
 
     async def attempt() -> dict[str, Any]:
-        async with pool.acquire() as conn, conn.transaction():
+        async with pool.acquire() as conn:
             _, record = await _located(conn, principal, result_id)
             record.withdraw(
                 result_id,
@@ -159,15 +162,16 @@ async def record_attendance(
     pool, store = _parts(runtime)
 
     async def attempt() -> dict[str, Any]:
-        async with pool.acquire() as conn, conn.transaction():
-            offering = await load_offering(conn, offering_id)
-            ctx = await RecordingContext.load(conn, offering, principal, [row.learner_id])
+        stream_id = ComponentResults.stream_id_for(row.learner_id, offering_id, row.component_code)
+        async with pool.acquire() as conn:
+            loaded = await recording.for_learner(conn, offering_id, row.learner_id, stream_id)
+            ctx = RecordingContext.of(loaded, principal, offering_id)
             ctx.check_open()
             ctx.component(row.component_code)
             ctx.admitted(row.learner_id)
             ctx.check_date(row.period_end, "period_end")
             key = ctx.key(row.learner_id, row.component_code)
-            record = await load_record(conn, key.stream_id)
+            record = loaded.record
             event = record.record_attendance(
                 str(uuid.uuid4()),
                 key=key,

@@ -1,8 +1,9 @@
 """Who may record what, for whom, in which scheme: the checks against the read models.
 
 A :class:`RecordingContext` holds what one decision needs for one offering and one principal,
-loaded in a few queries, so a bulk upload checks ten thousand rows without a query per row. Every
-refusal is a :class:`Refused` (a ``DomainError``) with the HTTP status, the field and a stable
+loaded in a few queries, so a bulk upload checks ten thousand rows without a query per row (a
+single command loads it together with the record in one: :mod:`tessera_assessment.adapters.recording`).
+Every refusal is a :class:`Refused` (a ``DomainError``) with the HTTP status, the field and a stable
 ``code`` that bulk reports show per row:
 
 =====================  ======  =============================================================
@@ -31,6 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from tessera_assessment.adapters import catalogue_views, enrolment_views
 from tessera_assessment.adapters.catalogue_views import ComponentInfo, OfferingInfo
+from tessera_assessment.adapters.recording import Loaded
 from tessera_assessment.domain.grading import GradeResult, InvalidGrade, Scheme, UnknownScheme, get_scheme
 from tessera_assessment.domain.result import ComponentKey
 from tessera_shared.kernel.aggregate import Conflict, DomainError, Forbidden, NotFound
@@ -95,8 +97,7 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-async def load_offering(conn: Conn, offering_id: str) -> OfferingInfo:
-    offering = await catalogue_views.load_offering(conn, offering_id)
+def known_offering(offering: OfferingInfo | None, offering_id: str) -> OfferingInfo:
     if offering is None:
         raise Refused(
             f"offering {offering_id!r} is not known to the assessment service (not scheduled, or not received yet)",
@@ -105,6 +106,10 @@ async def load_offering(conn: Conn, offering_id: str) -> OfferingInfo:
             status=404,
         )
     return offering
+
+
+async def load_offering(conn: Conn, offering_id: str) -> OfferingInfo:
+    return known_offering(await catalogue_views.load_offering(conn, offering_id), offering_id)
 
 
 @dataclass
@@ -127,6 +132,11 @@ class RecordingContext:
         )
         enrolments = await enrolment_views.enrolment_statuses(conn, offering.offering_id, learner_ids)
         return cls(offering, principal, schemes, enrolments)
+
+    @classmethod
+    def of(cls, loaded: Loaded, principal: Principal, offering_id: str) -> RecordingContext:
+        """The context of a single command, from its one query (:mod:`tessera_assessment.adapters.recording`)."""
+        return cls(known_offering(loaded.offering, offering_id), principal, loaded.schemes, loaded.enrolments)
 
     # --- the checks, in the order they are made -------------------------------------------------
 

@@ -22,8 +22,10 @@ from tessera_shared.kernel.auth import Principal, public, require
 from tessera_shared.kernel.runtime import Runtime
 
 
-def _no_nul_in_url(request: Request) -> None:
-    """PostgreSQL text cannot hold NUL: refuse it in the path and query here (bodies: ``_no_nul``)."""
+async def _no_nul_in_url(request: Request) -> None:
+    """PostgreSQL text cannot hold NUL: refuse it in the path and query here (bodies: ``_no_nul``).
+    ``async`` so that FastAPI runs it on the event loop, not in its thread pool (a thread hop per
+    request)."""
     if "\x00" in request.url.path or any("\x00" in v for v in request.query_params.values()):
         raise Refused("the URL contains a NUL character", field="url", code="format")
 
