@@ -2,7 +2,9 @@
 
 A contextvar holds the current :class:`MessageContext`; the HTTP middleware sets it from request
 headers, consumers set it from the envelope of the message they handle, and the event store stamps
-it on every event it appends.
+it on every event it appends. Work that is not handling one message (e.g. a background worker acting
+on a batch of stored events) gives each append the context of its own cause with :func:`following`
+instead of binding one.
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ def new_traceparent(parent: str | None = None) -> str:
         if len(parts) == 4 and len(parts[1]) == 32:
             trace_id = parts[1]
     return f"00-{trace_id or os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+
+
+def following(event_id: str, correlation_id: str | None, traceparent: str | None) -> MessageContext:
+    """The context of work caused by event ``event_id`` (whose metadata carried ``correlation_id`` and
+    ``traceparent``): the same correlation id (else the event's own id, as a consumer does), causation
+    = the event, and a new span in the event's trace (a new trace when it had none)."""
+    return MessageContext(
+        correlation_id=correlation_id or event_id, causation_id=event_id, traceparent=new_traceparent(traceparent)
+    )
 
 
 def current() -> MessageContext:

@@ -2,6 +2,10 @@
 
 * ``append`` writes events to a stream only if the stream is still at the expected version; the
   outbox rows for published events are written in the same transaction.
+* Every event's metadata (correlation id, causation id, W3C ``traceparent``; envelope attributes once
+  published) is the context bound when it is appended (:mod:`.context`), or the ``context`` its
+  :class:`Append` carries: a worker acting on several stored events at once gives each append the
+  context of its own cause (:meth:`EventStore.following`), so a trace continues past the worker.
 * ``read_all`` follows the global position in commit order: it returns only events whose
   transaction is older than every transaction still in flight (``pg_snapshot_xmin``), so an event
   whose transaction commits late is never skipped by a reader that already moved past its position.
@@ -21,6 +25,7 @@ import asyncpg
 from tessera_shared.contract.base import Event, parse_data
 from tessera_shared.contract.envelope import Envelope, dataschema_for
 from tessera_shared.kernel import context
+from tessera_shared.kernel.context import MessageContext
 from tessera_shared.kernel.db import Conn
 from tessera_shared.kernel.metrics import EVENTS_APPENDED
 
@@ -76,12 +81,14 @@ class Append:
     """Events for one stream, to be appended if the stream is at ``expected_version``.
 
     ``expected_version`` 0 means "the stream must not exist yet"; ``None`` means "any version".
+    ``context`` (correlation, causation, trace) is stamped on these events instead of the bound one.
     """
 
     stream_id: str
     expected_version: int | None
     events: Sequence[Event]
     event_ids: Sequence[str] | None = None  # deterministic ids, e.g. derived from a causing event
+    context: MessageContext | None = None  # None: the context bound when appending (context.current())
     _stored: list[StoredEvent] = field(default_factory=list, repr=False)
 
 
@@ -96,6 +103,10 @@ def _row(r: asyncpg.Record) -> StoredEvent:
         metadata=r["metadata"],
         recorded_at=r["recorded_at"],
     )
+
+
+def _metadata(ctx: MessageContext) -> dict[str, Any]:
+    return {"correlationid": ctx.correlation_id, "causationid": ctx.causation_id, "traceparent": ctx.traceparent}
 
 
 _COLUMNS = "global_position, event_id, stream_id, stream_version, event_type, data, metadata, recorded_at"
@@ -125,16 +136,12 @@ class EventStore:
                 ids,
             )
         }
-        ctx = context.current()
-        metadata = {
-            "correlationid": ctx.correlation_id,
-            "causationid": ctx.causation_id,
-            "traceparent": ctx.traceparent,
-        }
+        bound = _metadata(context.current())
         now = datetime.now(UTC)
-        cols: dict[str, list[Any]] = {k: [] for k in ("id", "stream", "version", "type", "data")}
+        cols: dict[str, list[Any]] = {k: [] for k in ("id", "stream", "version", "type", "data", "metadata")}
         outbox: list[tuple[str, str, bytes]] = []
         for a in appends:
+            metadata = _metadata(a.context) if a.context is not None else bound
             actual = current.get(a.stream_id, 0)
             if a.expected_version is not None and a.expected_version != actual:
                 raise ConcurrencyError(a.stream_id, a.expected_version, actual)
@@ -147,6 +154,7 @@ class EventStore:
                 cols["version"].append(version)
                 cols["type"].append(event.event_type)
                 cols["data"].append(data)
+                cols["metadata"].append(metadata)
                 stored = StoredEvent(0, event_id, a.stream_id, version, event.event_type, data, metadata, now)
                 a._stored.append(stored)
                 if event.published:
@@ -156,15 +164,16 @@ class EventStore:
             rows = await conn.fetch(
                 f"""INSERT INTO events (event_id, stream_id, stream_version, event_type, data, metadata,
                                         recorded_at)
-                    SELECT i::uuid, s, v, t, d, $6::jsonb, $7
-                    FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::jsonb[]) AS u(i, s, v, t, d)
+                    SELECT i::uuid, s, v, t, d, m, $7
+                    FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::jsonb[], $6::jsonb[])
+                         AS u(i, s, v, t, d, m)
                     RETURNING {_COLUMNS}""",
                 cols["id"],
                 cols["stream"],
                 cols["version"],
                 cols["type"],
                 cols["data"],
-                metadata,
+                cols["metadata"],
                 now,
             )
         except asyncpg.UniqueViolationError as exc:
@@ -183,6 +192,19 @@ class EventStore:
             )
         EVENTS_APPENDED.labels(self.service).inc(len(rows))
         return [_row(r) for r in rows]
+
+    async def following(self, conn: Conn, event_ids: Sequence[str]) -> dict[str, MessageContext]:
+        """For each stored event among ``event_ids``: the context of work it causes
+        (:func:`.context.following`: its correlation id and trace, causation = the event, a new span).
+        Ids of events not in this store are left out."""
+        rows = await conn.fetch(
+            "SELECT event_id::text, metadata FROM events WHERE event_id = ANY($1::uuid[])", list(set(event_ids))
+        )
+        out: dict[str, MessageContext] = {}
+        for r in rows:
+            meta = r["metadata"] if isinstance(r["metadata"], dict) else {}
+            out[r["event_id"]] = context.following(r["event_id"], meta.get("correlationid"), meta.get("traceparent"))
+        return out
 
     async def load(self, conn: Conn | None, stream_id: str) -> list[StoredEvent]:
         query = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version"

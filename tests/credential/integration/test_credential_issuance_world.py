@@ -62,7 +62,13 @@ def kek_for_tests() -> KeyEncryptionKey:
 
 
 def issuance_settings(**overrides: Any) -> IssuanceSettings:
-    values: dict[str, Any] = {"credential_key_encryption_key": TEST_KEK_B64, "issuance_poll_seconds": 0.2}
+    """Test settings; documents are signed in a thread (``issuance_processes=0``) unless a test asks
+    for signing processes (test_credential_issuance_trace.py does)."""
+    values: dict[str, Any] = {
+        "credential_key_encryption_key": TEST_KEK_B64,
+        "issuance_poll_seconds": 0.2,
+        "issuance_processes": 0,
+    }
     values.update(overrides)
     return IssuanceSettings(**values)
 

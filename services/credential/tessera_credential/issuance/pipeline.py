@@ -1,6 +1,8 @@
 """From the awarding engine's decisions to stored, signed credentials — in batches, exactly once.
 
-One batch = one transaction:
+``concurrency`` batches run at once (``ISSUANCE_CONCURRENCY``), each in its own transaction, so
+one batch's database work overlaps another's signing; signing runs in worker processes
+(``processes.SigningPool``, ``ISSUANCE_PROCESSES``). One batch = one transaction:
 
 1. claim up to ``batch_size`` rows of ``issuance_queue`` (``FOR UPDATE SKIP LOCKED``, oldest first,
    skipping rows whose retry time has not come);
@@ -12,14 +14,24 @@ One batch = one transaction:
      credential (or revoked, when the head itself was revoked);
    * the head was revoked and its credential is active → revoked with the award's reason;
    a pathway award is its own lineage (active without credential → issue; revoked → revoke);
-3. issuing = gather inputs → allocate random status-list entries → build (``documents.ob3``, or
+3. issuing = gather inputs → reserve random status-list entries → build (``documents.ob3``, or
    ``documents.clr`` for a pathway, bundling the stacked credentials) → validate against the JSON
    Schemas (both OB 3.0, or CLR 2.0) → sign (``documents.signing``: coordinator first, every
-   other awarding partner co-signs) — building and signing of the whole batch in one worker thread;
+   other awarding partner co-signs) — the batch's documents split over the signing processes;
 4. insert ``issued_credentials`` (``award_id UNIQUE``: a concurrent issuer of the same award makes
    ours a no-op, its index is given back), append ``CredentialIssued / Superseded / Revoked`` to the
-   event store (outbox, same transaction), re-sign every status list whose bits changed, mark the
-   rows done.
+   event store (outbox, same transaction), each with the context of the award event that caused it
+   (correlation id, trace; causation = that event); then, last, re-sign every status list that is
+   new or whose bits changed, and mark the rows done.
+
+Status-list entries are reserved in a short transaction of their own (``_Reservations``), not in
+the batch's: reserving takes the row lock of the issuer's open list, which the batch would hold
+through its signing, so concurrent batches of one issuer would sign one after the other. An
+entry is given back (in another short transaction) when its credential is not stored — it failed,
+a concurrent issuer won, or the batch rolled back. A crash in between leaves at most ``batch_size``
+× ``concurrency`` reserved indexes that no credential uses: their bits stay 0 and say nothing.
+For the same reason the batch locks status-list rows (``touch``, ``sign_lists``) only in its last
+step, after every reservation: no batch ever waits for a reservation while holding a list lock.
 
 A row whose award cannot be handled yet (a definition or profile not received, a document that
 fails its schema) is deferred with a growing delay and its error; the rest of the batch commits.
@@ -40,15 +52,12 @@ from typing import Any
 import asyncpg
 import structlog
 
-from tessera_credential.documents.clr import build_clr_credential
 from tessera_credential.documents.inputs import AwardInfo, IssuanceInput, LearnerIdentity
 from tessera_credential.documents.inputs import StatusEntry as DocumentStatusEntry
-from tessera_credential.documents.ob3 import build_ob3_credential
 from tessera_credential.documents.pathway import PathwayIssuanceInput
-from tessera_credential.documents.schemas import validate_clr, validate_ob3
-from tessera_credential.documents.signing import sign_credential
 from tessera_credential.issuance import inputs
 from tessera_credential.issuance.inputs import AwardRow, MissingInput
+from tessera_credential.issuance.processes import SignerSecret, SigningPool, SignJob, build_and_sign
 from tessera_credential.keys import store as key_store
 from tessera_credential.keys.did import DidWeb
 from tessera_credential.keys.sealing import KeyEncryptionKey
@@ -57,6 +66,7 @@ from tessera_credential.status import credential as status_credential
 from tessera_credential.status import lists as status_lists
 from tessera_shared.contract.credential import CredentialIssued, CredentialRevoked, CredentialSuperseded
 from tessera_shared.contract.criteria import Explanation
+from tessera_shared.kernel.context import MessageContext
 from tessera_shared.kernel.db import Conn
 from tessera_shared.kernel.eventstore import Append, EventStore
 
@@ -64,6 +74,8 @@ log = structlog.get_logger(__name__)
 
 SUPPORTED_KINDS = ("micro_credential", "pathway")
 _EVENT_IDS = uuid.UUID("6f1d7c2e-2b8a-4f43-9a59-3c1b7e0d5a11")  # namespace of credential event ids
+_RESERVE_LOCK_TIMEOUT = "10s"  # a reservation never waits long for a list lock (see the module doc)
+_ACQUIRE_TIMEOUT = 30.0  # seconds to wait for a pool connection for a reservation
 
 
 def credential_stream(credential_id: str) -> str:
@@ -175,27 +187,37 @@ class _Planned:
         return (self.issuer_id, *self.co_awarder_ids)
 
 
-def _build_and_sign(planned: list[_Planned], keys: dict[str, SigningKey], dids: DidWeb, at: datetime) -> None:
-    """CPU only (runs in a worker thread): build, validate and sign each document; errors per item."""
-    for p in planned:
+class _Reservations:
+    """The status-list entries of one batch, reserved in short transactions of their own and given
+    back unless the batch stored a credential with them (see the module doc)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.reserved: list[status_lists.StatusEntry] = []
+        self.kept: set[status_lists.StatusEntry] = set()
+
+    async def allocate(self, issuer_id: str, credential_ids: list[str]) -> dict[str, status_lists.StatusEntry]:
+        async with self.pool.acquire(timeout=_ACQUIRE_TIMEOUT) as conn, conn.transaction():
+            await conn.execute(f"SET LOCAL lock_timeout = '{_RESERVE_LOCK_TIMEOUT}'")
+            entries = await status_lists.allocate(conn, issuer_id, credential_ids)
+        self.reserved.extend(entries.values())
+        return entries
+
+    def keep(self, entry: status_lists.StatusEntry) -> None:
+        """A stored credential uses ``entry`` (once the batch commits)."""
+        self.kept.add(entry)
+
+    async def give_back(self, *, committed: bool) -> None:
+        """After the batch's transaction: give back every entry no committed credential uses."""
+        unused = [e for e in self.reserved if not committed or e not in self.kept]
+        self.reserved, self.kept = [], set()
+        if not unused:
+            return
         try:
-            if isinstance(p.issuance, IssuanceInput):
-                unsigned = build_ob3_credential(p.issuance)
-                results = list(validate_ob3(unsigned))
-            elif isinstance(p.issuance, PathwayIssuanceInput):
-                unsigned = build_clr_credential(p.issuance)
-                results = [validate_clr(unsigned)]
-            else:
-                raise TypeError("no issuance input")
-            problems = [e for result in results for e in result.errors]
-            if problems:
-                raise ValueError(f"document fails its JSON Schema: {'; '.join(problems[:5])}")
-            issuer = keys[p.issuer_id]
-            co_signers = [(keys[i].key, dids.verification_method(i, keys[i].key_number)) for i in p.co_awarder_ids]
-            issuer_vm = dids.verification_method(p.issuer_id, issuer.key_number)
-            p.document = sign_credential(unsigned, issuer.key, issuer_vm, co_signers, created=at)
-        except Exception as exc:  # a document that cannot be made is this award's problem, not the batch's
-            p.error = f"{type(exc).__name__}: {exc}"
+            async with self.pool.acquire(timeout=_ACQUIRE_TIMEOUT) as conn, conn.transaction():
+                await status_lists.release(conn, unused)
+        except Exception:  # only indexes lost (their bits stay 0); never the batch's outcome
+            log.warning("unused status-list entries were not given back", entries=len(unused), exc_info=True)
 
 
 class IssuancePipeline:
@@ -207,12 +229,18 @@ class IssuancePipeline:
         store: EventStore,
         batch_size: int = 16,
         retry_max_seconds: float = 60.0,
+        signer: SigningPool | None = None,
+        concurrency: int = 1,
     ) -> None:
+        """``signer``: where documents are built and signed (default: a thread of this process);
+        ``concurrency``: batches :meth:`drain` runs at once, each in its own transaction."""
         self.dids = dids
         self.kek = kek
         self.store = store
         self.batch_size = batch_size
         self.retry_max_seconds = retry_max_seconds
+        self.signer = signer or SigningPool(0)
+        self.concurrency = max(1, concurrency)
 
     # ------------------------------------------------------------------------------ driving
 
@@ -220,11 +248,7 @@ class IssuancePipeline:
         """Handle one batch; returns how many queue rows were claimed (0: nothing to do)."""
         claimed: list[int] = []
         try:
-            async with pool.acquire() as conn, conn.transaction():
-                rows = await claim(conn, self.batch_size)
-                claimed = [r.id for r in rows]
-                if rows:
-                    await self.handle(conn, rows)
+            await self._batch(pool, claimed, self.batch_size)
             return len(claimed)
         except Exception as exc:
             if not claimed:
@@ -234,30 +258,59 @@ class IssuancePipeline:
             await self._run_single(pool, row_id)
         return len(claimed)
 
-    async def _run_single(self, pool: asyncpg.Pool, row_id: int) -> None:
+    async def _batch(self, pool: asyncpg.Pool, claimed: list[int], limit: int, only: int | None = None) -> None:
+        """One transaction: claim (ids into ``claimed``) and handle; then give unused entries back."""
+        reservations = _Reservations(pool)
+        committed = False
         try:
             async with pool.acquire() as conn, conn.transaction():
-                rows = await claim(conn, 1, only=row_id)
+                rows = await claim(conn, limit, only=only)
+                claimed += [r.id for r in rows]
                 if rows:
-                    await self.handle(conn, rows)
+                    await self.handle(conn, rows, reservations)
+            committed = True
+        finally:
+            await reservations.give_back(committed=committed)
+
+    async def _run_single(self, pool: asyncpg.Pool, row_id: int) -> None:
+        try:
+            await self._batch(pool, [], 1, only=row_id)
         except Exception as exc:
             log.exception("issuance of a queue row failed", queue_id=row_id)
             async with pool.acquire() as conn, conn.transaction():
                 await self._defer(conn, {row_id: f"{type(exc).__name__}: {exc}"})
 
-    async def drain(self, pool: asyncpg.Pool, *, max_batches: int = 1000) -> int:
-        """Run batches until nothing claimable is left (tests and the CLI)."""
-        total = 0
-        for _ in range(max_batches):
-            n = await self.run_once(pool)
-            if n == 0:
-                break
-            total += n
-        return total
+    async def drain(
+        self, pool: asyncpg.Pool, *, max_batches: int = 1000, stop: Callable[[], bool] | None = None
+    ) -> int:
+        """Run batches until nothing claimable is left (or ``stop()``), ``concurrency`` at a time;
+        returns how many queue rows were claimed. The worker's round, and tests'/the CLI's."""
+        budget = [max_batches]
+
+        async def lane() -> int:
+            total = 0
+            while budget[0] > 0 and not (stop is not None and stop()):
+                budget[0] -= 1
+                n = await self.run_once(pool)
+                if n == 0:
+                    break
+                total += n
+            return total
+
+        if self.concurrency == 1:
+            return await lane()
+        lanes = [asyncio.create_task(lane()) for _ in range(self.concurrency)]
+        try:
+            return sum(await asyncio.gather(*lanes))
+        except BaseException:  # one lane failed (or we are cancelled): stop the others, report the first
+            for task in lanes:
+                task.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
+            raise
 
     # ------------------------------------------------------------------------------ one batch
 
-    async def handle(self, conn: Conn, rows: Sequence[QueueRow]) -> BatchResult:
+    async def handle(self, conn: Conn, rows: Sequence[QueueRow], reservations: _Reservations) -> BatchResult:
         result = BatchResult()
         now = datetime.now(UTC)
         by_award: dict[str, list[QueueRow]] = {}
@@ -279,8 +332,23 @@ class IssuancePipeline:
         blocker.update({award_id: award_id for award_id in pathway_awards})
         lineage_awards = {a.award_id for lineage in heads.values() for a in lineage}
         existing = await _credentials_of(conn, sorted(lineage_awards | set(pathway_awards)))
+        causes = await self.store.following(conn, [r.event_id for r in rows])
+        head_of = {a.award_id: head_id for head_id, lineage in heads.items() for a in lineage}
+
+        def cause_of(award_id: str) -> MessageContext | None:
+            """The context of the award event behind a credential event of ``award_id``: its own
+            queue row's event (e.g. ``AwardSuperseded`` of an old award), else the newest row of
+            its lineage (e.g. the head's ``CredentialAwarded``); None (the bound context) when the
+            event is not in the store."""
+            head_id = head_of.get(award_id, award_id)
+            for candidates in (by_award.get(award_id, []), [r for r in rows if blocker.get(r.award_id) == head_id]):
+                for r in reversed(candidates):
+                    if r.event_id in causes:
+                        return causes[r.event_id]
+            return None
 
         failures: dict[str, str] = {}
+        to_sign: set[str] = set()  # status lists that got entries: new ones are signed before commit
         planned: list[_Planned] = []
         for head_id, lineage in sorted(heads.items()):
             if lineage[-1].status == "active" and head_id not in existing:
@@ -288,7 +356,7 @@ class IssuancePipeline:
                     planned.append(await self._plan_micro_credential(conn, lineage, existing))
                 except MissingInput as exc:
                     failures[head_id] = str(exc)
-        failures.update(await self._issue(conn, planned, existing, now, result))
+        failures.update(await self._issue(conn, planned, existing, now, result, reservations, cause_of, to_sign))
         # pathways second: they bundle the micro-credentials, including those issued just now
         planned = []
         for award_id, pw in sorted(pathway_awards.items()):
@@ -297,7 +365,7 @@ class IssuancePipeline:
                     planned.append(await self._plan_pathway(conn, pw))
                 except MissingInput as exc:
                     failures[award_id] = str(exc)
-        failures.update(await self._issue(conn, planned, existing, now, result))
+        failures.update(await self._issue(conn, planned, existing, now, result, reservations, cause_of, to_sign))
 
         # --- what must end: older credentials of a lineage, credentials of revoked awards
         appends: list[Append] = []
@@ -309,6 +377,7 @@ class IssuancePipeline:
             else:
                 append = await self._revoke(conn, credential, reason, now)
             if append is not None:
+                append.context = cause_of(credential.award_id)
                 appends.append(append)
                 touched.add(credential.status_list_id)
                 result.ended.append(credential.credential_id)
@@ -335,8 +404,17 @@ class IssuancePipeline:
             if pw.status == "revoked" and credential is not None and credential.status == "active":
                 await end(credential, None, pw.revocation_reason or "pathway award revoked")
         await self.store.append_many(conn, appends)
+        # last: the only status-list row locks this transaction takes (after every reservation).
+        # Lists that only lent entries need signing only when new: the open list is not locked
+        # by every batch (other batches reserve entries from it meanwhile).
         await status_lists.touch(conn, sorted(touched))
-        await status_credential.sign_lists(conn, self.kek, self.dids, sorted(touched))
+        new_lists = await conn.fetch(
+            "SELECT list_id FROM status_lists WHERE list_id = ANY($1::text[]) AND version > signed_version",
+            sorted(to_sign - touched),
+        )
+        await status_credential.sign_lists(
+            conn, self.kek, self.dids, sorted(touched | {r["list_id"] for r in new_lists})
+        )
 
         # --- the queue: done, or deferred with the reason
         for award_id, award_rows in by_award.items():
@@ -460,8 +538,12 @@ class IssuancePipeline:
         existing: dict[str, CredentialRow],
         now: datetime,
         result: BatchResult,
+        reservations: _Reservations,
+        cause_of: Callable[[str], MessageContext | None],
+        list_ids: set[str],
     ) -> dict[str, str]:
-        """Issue every planned credential in one go; returns award id -> error for those that failed."""
+        """Issue every planned credential in one go; returns award id -> error for those that failed.
+        Adds the status lists it took entries from to ``list_ids`` (signed in the batch's last step)."""
         if not planned:
             return {}
         signer_ids = sorted({i for p in planned for i in p.signer_ids})
@@ -471,9 +553,8 @@ class IssuancePipeline:
         for p in planned:
             p.credential_id = new_credential_id(self.dids)
             by_issuer.setdefault(p.issuer_id, []).append(p)
-        list_ids: set[str] = set()
         for issuer_id, group in sorted(by_issuer.items()):
-            entries = await status_lists.allocate(conn, issuer_id, [p.credential_id for p in group])
+            entries = await reservations.allocate(issuer_id, [p.credential_id for p in group])
             for p in group:
                 p.entry = entries[p.credential_id]
                 list_ids.add(p.entry.list_id)
@@ -487,30 +568,47 @@ class IssuancePipeline:
                 p.issuance = p.make_input(p.credential_id, status)
             except Exception as exc:  # inconsistent inputs (pydantic validation): this award's problem
                 p.error = f"{type(exc).__name__}: {exc}"
-        await asyncio.to_thread(_build_and_sign, [p for p in planned if p.error is None], keys, self.dids, now)
+        await self._sign([p for p in planned if p.error is None and p.issuance is not None], keys, now)
 
         failures: dict[str, str] = {}
-        release: list[status_lists.StatusEntry] = []
         appends: list[Append] = []
         for p in planned:
             assert p.entry is not None
-            if p.error is not None or p.document is None:
+            if p.error is not None or p.document is None:  # its entry goes back after the batch
                 failures[p.award_id] = p.error or "no document"
-                release.append(p.entry)
                 continue
             stored = await self._insert(conn, p, now)
             if stored is None:  # a concurrent issuer won: its credential stands, our index goes back
-                release.append(p.entry)
                 existing.update(await _credentials_of(conn, [p.award_id]))
                 continue
+            reservations.keep(p.entry)
             existing[p.award_id] = stored
             result.issued.append(p.credential_id)
-            appends.append(self._issued_event(p, now))
-        await status_lists.release(conn, release)
+            appends.append(self._issued_event(p, now, cause_of(p.award_id)))
         await self.store.append_many(conn, appends)
-        # new lists (created by this allocation) are signed before anything refers to them publicly
-        await status_credential.sign_lists(conn, self.kek, self.dids, sorted(list_ids))
         return failures
+
+    async def _sign(self, planned: list[_Planned], keys: dict[str, SigningKey], now: datetime) -> None:
+        """Build, validate and sign ``planned`` (documents or errors set on each), split over the
+        signing processes: one chunk per process, so a batch's documents are signed in parallel."""
+        if not planned:
+            return
+        secrets_ = {i: SignerSecret(k.institution_id, k.key_number, k.key.seed) for i, k in keys.items()}
+        n = max(1, min(len(planned), self.signer.processes))
+        chunks = [planned[i::n] for i in range(n)]
+
+        def jobs(chunk: list[_Planned]) -> list[SignJob]:
+            return [SignJob(p.issuance, p.issuer_id, p.co_awarder_ids) for p in chunk]  # type: ignore[arg-type]
+
+        def secrets_of(chunk: list[_Planned]) -> dict[str, SignerSecret]:
+            return {i: secrets_[i] for p in chunk for i in p.signer_ids if i in secrets_}  # a missing key: its error
+
+        outcomes = await asyncio.gather(
+            *(self.signer.run(build_and_sign, jobs(c), secrets_of(c), self.dids, now) for c in chunks)
+        )
+        for chunk, signed in zip(chunks, outcomes, strict=True):
+            for p, outcome in zip(chunk, signed, strict=True):
+                p.document, p.error = outcome.document, outcome.error
 
     async def _insert(self, conn: Conn, p: _Planned, now: datetime) -> CredentialRow | None:
         assert p.entry is not None
@@ -542,7 +640,7 @@ class IssuancePipeline:
             return None
         return CredentialRow(p.credential_id, p.award_id, p.learner_id, "active", p.entry.list_id)
 
-    def _issued_event(self, p: _Planned, now: datetime) -> Append:
+    def _issued_event(self, p: _Planned, now: datetime, cause: MessageContext | None) -> Append:
         assert p.entry is not None
         event = CredentialIssued(
             credential_id=p.credential_id,
@@ -555,7 +653,9 @@ class IssuancePipeline:
             status_index=p.entry.index,
             issued_at=now,
         )
-        return Append(credential_stream(p.credential_id), 0, [event], [event_id(p.credential_id, "issued")])
+        return Append(
+            credential_stream(p.credential_id), 0, [event], [event_id(p.credential_id, "issued")], context=cause
+        )
 
     # ------------------------------------------------------------------------------ ending
 

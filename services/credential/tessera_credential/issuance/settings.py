@@ -6,6 +6,7 @@ Read by :func:`tessera_credential.issuance.wiring.wire_issuance` beside the serv
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
@@ -26,12 +27,22 @@ class IssuanceSettings(BaseSettings):
         default=None, description="32 random bytes, base64: seals the institutions' private keys (required)"
     )
     issuance_batch_size: int = Field(default=16, ge=1, le=500, description="awards signed per transaction")
+    issuance_processes: int | None = Field(
+        default=None, ge=0, le=64, description="signing processes (unset: one per CPU; 0: a thread of the service)"
+    )
+    issuance_concurrency: int = Field(
+        default=2, ge=1, le=16, description="issuance batches in flight at once, each in its own transaction"
+    )
     issuance_poll_seconds: float = Field(default=1.0, gt=0, description="queue polling besides LISTEN/NOTIFY")
     issuance_retry_max_seconds: float = Field(default=60.0, gt=0, description="longest wait before a retry")
     status_list_max_age_seconds: int = Field(default=10, ge=0, description="Cache-Control max-age of status lists")
     verify_max_bytes: int = Field(default=1_048_576, ge=1024, description="largest credential POST /verify reads")
     verify_max_depth: int = Field(default=32, ge=4, description="deepest JSON nesting POST /verify parses")
     verify_concurrency: int = Field(default=2, ge=1, description="verifications running at once (CPU bound)")
+
+    def signing_processes(self) -> int:
+        """``ISSUANCE_PROCESSES``, or one per CPU when unset."""
+        return self.issuance_processes if self.issuance_processes is not None else (os.cpu_count() or 1)
 
     def key_encryption_key(self, public_base_url: str) -> KeyEncryptionKey:
         """The KEK; without one, a startup error — except on a loopback PUBLIC_BASE_URL (development)."""

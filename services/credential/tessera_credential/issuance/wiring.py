@@ -12,8 +12,10 @@ It adds the public router (``entrypoints/public.py``) and an ``on_start`` hook t
    stops the start with a message saying what to do (see ``IssuanceSettings.key_encryption_key``
    for the loopback development exception), and stored keys sealed with another KEK stop it too;
 2. builds the issuance pipeline on the runtime's pool and event store;
-3. when the runtime runs background work (``RUN_BACKGROUND``), starts the issuance worker with
-   ``Runtime.spawn`` (restarted if it crashes; asked to stop before the runtime closes its pool).
+3. when the runtime runs background work (``RUN_BACKGROUND``), starts the signing processes
+   (``ISSUANCE_PROCESSES``, warmed in the background) and the issuance worker with ``Runtime.spawn``
+   (restarted if it crashes; asked to stop before the runtime closes its pool). The processes are
+   shut down when the worker has stopped, i.e. after its last batch, before the runtime closes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from tessera_credential.issuance.pipeline import IssuancePipeline
+from tessera_credential.issuance.processes import SigningPool
 from tessera_credential.issuance.settings import DEVELOPMENT_KEK, IssuanceSettings
 from tessera_credential.issuance.worker import IssuanceWorker
 from tessera_credential.keys import store as key_store
@@ -45,6 +48,7 @@ class IssuanceContext:
     kek: KeyEncryptionKey | None = None
     pipeline: IssuancePipeline | None = None
     worker: IssuanceWorker | None = None
+    signer: SigningPool | None = None
     verify_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     def require_kek(self) -> KeyEncryptionKey:
@@ -69,19 +73,47 @@ class IssuanceContext:
             )
         self.kek = kek
         self.verify_slots = asyncio.Semaphore(self.settings.verify_concurrency)
+        background = runtime.settings.run_background
+        # without the worker (RUN_BACKGROUND=false) nothing issues in this process: no processes
+        self.signer = SigningPool(self.settings.signing_processes() if background else 0)
         self.pipeline = IssuancePipeline(
             dids=self.dids,
             kek=kek,
             store=runtime.store,
             batch_size=self.settings.issuance_batch_size,
             retry_max_seconds=self.settings.issuance_retry_max_seconds,
+            signer=self.signer,
+            concurrency=self._concurrency(runtime),
         )
-        if not runtime.settings.run_background:
+        if not background:
             return
+        self.signer.start()
         self.worker = IssuanceWorker(
             runtime.pool, runtime.settings.database_url, self.pipeline, poll_seconds=self.settings.issuance_poll_seconds
         )
-        runtime.spawn("issuance", self.worker.run, self.worker.stop)
+        runtime.spawn("issuance", self._run_worker, self.worker.stop)
+
+    def _concurrency(self, runtime: Runtime) -> int:
+        """ISSUANCE_CONCURRENCY, bounded so that its batches (two connections each: the batch's and a
+        short one for status-list reservations) leave the pool room for the consumers and HTTP."""
+        wanted = self.settings.issuance_concurrency
+        room = max(1, (runtime.settings.database_pool_size - 2) // 2)
+        if wanted > room:
+            log.warning(
+                "ISSUANCE_CONCURRENCY reduced to fit DATABASE_POOL_SIZE",
+                wanted=wanted,
+                used=room,
+                database_pool_size=runtime.settings.database_pool_size,
+            )
+        return min(wanted, room)
+
+    async def _run_worker(self) -> None:
+        assert self.worker is not None and self.signer is not None
+        try:
+            await self.worker.run()
+        finally:
+            if self.worker.stopping:  # the service stops (not a crash the runtime restarts the loop after)
+                await self.signer.close()
 
 
 def wire_issuance(definition: ServiceDefinition, *, settings: IssuanceSettings | None = None) -> None:

@@ -3,7 +3,11 @@
 * A kernel ``LeaderLoop`` (like the outbox relay): a session advisory lock on its own listening
   connection; replicas without it stand by and retry the lock every poll interval. Exactly-once does not rest
   on the lock (``issued_credentials.award_id`` is UNIQUE and queue rows are claimed ``FOR UPDATE
-  SKIP LOCKED``); the lock keeps replicas from signing the same batch twice for nothing.
+  SKIP LOCKED``, the same guarantees that let the active worker run several batches at once); the
+  lock keeps the signing CPU of a database in one replica, sized by ``ISSUANCE_PROCESSES``, and
+  replicas from racing each other for the same awards (see docs/credential-keys-and-status.md).
+* Each round drains the queue with ``pipeline.concurrency`` batches in flight (``ISSUANCE_CONCURRENCY``),
+  each in its own transaction, their documents signed in the pipeline's signing processes.
 * Wakes on ``LISTEN tessera_issuance`` (a statement trigger on ``issuance_queue``), so a credential
   follows its award within one batch's time; polls every ``poll_seconds`` for retries that come due.
 * Each idle round also gives every registered institution a key (so its DID document exists before
@@ -38,7 +42,7 @@ class IssuanceWorker(LeaderLoop):
         self.pipeline = pipeline
 
     async def work_once(self) -> int:
-        return await self.pipeline.run_once(self.pool)
+        return await self.pipeline.drain(self.pool, stop=lambda: self.stopping)
 
     async def idle(self) -> None:
         """Keys for new institutions; status lists left unsigned (e.g. after a rotation)."""
