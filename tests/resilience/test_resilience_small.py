@@ -16,6 +16,7 @@ The full version (kill -9, server restarts, 10,000 results) is ``test_chaos.py``
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -130,18 +131,29 @@ async def issuance_wired(world: Consortium) -> bool:
     return bool(await world.pool("credential").fetchval("SELECT to_regclass('issued_credentials') IS NOT NULL"))
 
 
-async def quiet(world: Consortium) -> bool:
-    for name in CONSUMERS:
-        if await world.consumer(name).lag():
-            return False
-    for service in world.services:
-        if await world.pool(service).fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
-            return False
+async def _quiet_once(world: Consortium) -> bool:
+    # Upstream first (issuance queue → outboxes → consumers): work that moves on between two checks
+    # is then seen downstream.
     if await issuance_wired(world):
         pending = await world.pool("credential").fetchval("SELECT count(*) FROM issuance_queue WHERE done_at IS NULL")
         if pending:
             return False
+    for service in world.services:
+        if await world.pool(service).fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+            return False
+    for name in CONSUMERS:
+        if await world.consumer(name).lag():
+            return False
     return True
+
+
+async def quiet(world: Consortium) -> bool:
+    """Nothing queued anywhere, twice in a row half a second apart (a consumer's handling can queue
+    new work after its own check passed)."""
+    if not await _quiet_once(world):
+        return False
+    await asyncio.sleep(0.5)
+    return await _quiet_once(world)
 
 
 @pytest.fixture(scope="module")
