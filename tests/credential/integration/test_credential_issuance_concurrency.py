@@ -24,6 +24,7 @@ from tessera_shared.kernel.eventstore import Append, EventStore
 from tests.credential.integration.test_credential_issuance_world import (
     DIDS,
     award,
+    awards_with_redelivered_requests,
     credential_of,
     explanation,
     grade_summary,
@@ -57,20 +58,7 @@ async def counts(conn: Any) -> dict[str, int]:
 
 
 async def test_concurrent_batches_signed_in_processes_issue_each_award_exactly_once(pool, signer):
-    await migrate(pool)
-    async with pool.acquire() as conn:
-        await seed_catalogue(conn)
-        award_ids = []
-        for n in range(30):
-            await seed_learner(conn, f"l{n}")
-            award_ids.append(await award(conn, f"l{n}"))
-        for award_id in award_ids[::3]:  # the same request queued again (a redelivered decision)
-            await conn.execute(
-                "INSERT INTO issuance_queue (award_kind, action, award_id, event_id) "
-                "VALUES ('micro_credential', 'issue', $1, $2)",
-                uuid.UUID(award_id),
-                uuid.uuid4(),
-            )
+    award_ids = await awards_with_redelivered_requests(pool, 30, again_every=3)
     # two "replicas", each with three batches in flight, sharing the two signing processes
     issuers = [pipeline(pool, batch_size=4, signer=signer, concurrency=3) for _ in range(2)]
     await asyncio.gather(*(p.drain(pool) for p in issuers))

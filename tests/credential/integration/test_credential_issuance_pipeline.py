@@ -15,6 +15,7 @@ from tests.credential.integration.credential_award_support import AMSTERDAM, GEN
 from tests.credential.integration.test_credential_issuance_world import (
     DIDS,
     award,
+    awards_with_redelivered_requests,
     credential_of,
     migrate,
     pathway_award,
@@ -65,20 +66,7 @@ async def test_an_award_becomes_one_credential_signed_by_every_awarding_body(poo
 
 
 async def test_exactly_one_credential_per_award_under_redelivery_and_concurrent_issuers(pool):
-    await migrate(pool)
-    async with pool.acquire() as conn:
-        await seed_catalogue(conn)
-        award_ids = []
-        for n in range(24):
-            await seed_learner(conn, f"l{n}")
-            award_ids.append(await award(conn, f"l{n}"))
-        for award_id in award_ids[::2]:  # the same request queued again (a redelivered decision)
-            await conn.execute(
-                "INSERT INTO issuance_queue (award_kind, action, award_id, event_id) "
-                "VALUES ('micro_credential', 'issue', $1, $2)",
-                uuid.UUID(award_id),
-                uuid.uuid4(),
-            )
+    award_ids = await awards_with_redelivered_requests(pool, 24, again_every=2)
     issuers = [pipeline(pool, batch_size=5) for _ in range(4)]
     await asyncio.gather(*(p.drain(pool) for p in issuers))
     async with pool.acquire() as conn:

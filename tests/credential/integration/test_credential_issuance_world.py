@@ -249,6 +249,26 @@ async def award(
     return award_id
 
 
+async def awards_with_redelivered_requests(pool: asyncpg.Pool, learners: int, *, again_every: int) -> list[str]:
+    """``learners`` awarded learners; every ``again_every``-th award's ``issue`` request queued a second
+    time under another event id (a redelivered decision). Returns the award ids."""
+    await migrate(pool)
+    async with pool.acquire() as conn:
+        await seed_catalogue(conn)
+        award_ids = []
+        for n in range(learners):
+            await seed_learner(conn, f"l{n}")
+            award_ids.append(await award(conn, f"l{n}"))
+        for award_id in award_ids[::again_every]:
+            await conn.execute(
+                "INSERT INTO issuance_queue (award_kind, action, award_id, event_id) "
+                "VALUES ('micro_credential', 'issue', $1, $2)",
+                uuid.UUID(award_id),
+                uuid.uuid4(),
+            )
+    return award_ids
+
+
 async def supersede(conn: Any, old_award_id: str, learner_id: str, score: float = 0.9) -> str:
     """A correction: the old award superseded by a new one (``supersede`` then ``issue`` rows)."""
     async with conn.transaction():
