@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Response
+import asyncpg
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +18,14 @@ from tessera_shared.kernel import context, problems
 from tessera_shared.kernel.auth import Principal, TokenVerifier, load_public_key, public, require
 from tessera_shared.kernel.logging import configure as configure_logging
 from tessera_shared.kernel.runtime import Runtime, ServiceDefinition
+
+
+def request_pool(request: Request) -> asyncpg.Pool:
+    """The service's database pool for a route; 503 (problem+json) while the runtime is starting."""
+    pool: asyncpg.Pool | None = request.app.state.runtime.pool
+    if pool is None:
+        raise HTTPException(503, "the service is starting")
+    return pool
 
 
 def create_app(definition: ServiceDefinition) -> FastAPI:

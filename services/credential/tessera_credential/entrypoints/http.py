@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from tessera_credential.application import queries
 from tessera_shared.contract.credential import GradeSummary
+from tessera_shared.kernel.app import request_pool
 from tessera_shared.kernel.auth import Principal, require
 
 router = APIRouter(tags=["awards"])
@@ -105,27 +105,23 @@ class OfferingEvaluationsView(BaseModel):
     learners: list[LearnerStandingView]
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.runtime.pool
-    return pool
-
 
 @router.get("/learners/{learner_id}/awards", response_model=LearnerAwardsView)
 async def learner_awards(learner_id: str, request: Request, principal: Principal = Depends(reader)) -> dict[str, Any]:
     """The learner's awards and pathway awards with their lineage (learner: own; staff: those of
     their institution's offerings and pathways; operator: all)."""
-    return await queries.awards_of_learner(_pool(request), principal, learner_id)
+    return await queries.awards_of_learner(request_pool(request), principal, learner_id)
 
 
 @router.get("/awards/{award_id}", response_model=AwardView)
 async def get_award(award_id: str, request: Request, principal: Principal = Depends(reader)) -> dict[str, Any]:
     """One award with the explanation stored at award time."""
-    return await queries.award(_pool(request), principal, award_id)
+    return await queries.award(request_pool(request), principal, award_id)
 
 
 @router.get("/pathway-awards/{award_id}", response_model=PathwayAwardView)
 async def get_pathway_award(award_id: str, request: Request, principal: Principal = Depends(reader)) -> dict[str, Any]:
-    return await queries.pathway_award(_pool(request), principal, award_id)
+    return await queries.pathway_award(request_pool(request), principal, award_id)
 
 
 @router.get("/learners/{learner_id}/offerings/{offering_id}/explanation", response_model=ExplanationView)
@@ -134,7 +130,7 @@ async def explanation(
 ) -> dict[str, Any]:
     """Why (not): every criterion met or not, the value found versus the threshold and the ids of
     the events that contributed."""
-    return await queries.explanation(_pool(request), principal, learner_id, offering_id)
+    return await queries.explanation(request_pool(request), principal, learner_id, offering_id)
 
 
 @router.get("/offerings/{offering_id}/evaluations", response_model=OfferingEvaluationsView)
@@ -142,4 +138,4 @@ async def offering_evaluations(
     offering_id: str, request: Request, principal: Principal = Depends(require("operator", *queries.STAFF_ROLES))
 ) -> dict[str, Any]:
     """Every learner's standing in the offering (staff of its partner institutions)."""
-    return await queries.evaluations_of_offering(_pool(request), principal, offering_id)
+    return await queries.evaluations_of_offering(request_pool(request), principal, offering_id)

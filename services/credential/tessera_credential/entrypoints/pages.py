@@ -24,7 +24,6 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -48,6 +47,7 @@ from tessera_credential.pages.views import (
 )
 from tessera_shared.contract.catalogue import MicroCredentialDefinition, PartnerRole
 from tessera_shared.kernel.aggregate import Forbidden, NotFound
+from tessera_shared.kernel.app import request_pool
 from tessera_shared.kernel.auth import Principal, TokenVerifier, public
 from tessera_shared.kernel.runtime import ServiceDefinition
 
@@ -79,12 +79,6 @@ def _context(request: Request) -> PagesContext:
     return context
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool | None = request.app.state.runtime.pool
-    if pool is None:
-        raise HTTPException(503, "the service is starting")
-    return pool
-
 
 def _translator(request: Request, lang: str | None) -> Translator:
     return Translator(negotiate(lang, request.headers.get("accept-language")))
@@ -106,7 +100,7 @@ def _institution_ids(rows: Iterable[dict[str, Any]]) -> list[str]:
 
 async def _credential_row(request: Request, key: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     context = _context(request)
-    async with _pool(request).acquire() as conn:
+    async with request_pool(request).acquire() as conn:
         row = await reads.credential(conn, credential_id_of(context.dids, key))
         if row is None:
             return None
@@ -163,7 +157,7 @@ async def credential_page(credential_key: str, request: Request, lang: Lang = No
         )
     row, profiles = found
     view = credential_view(context.dids, row, profiles)
-    report = await context.verifier.report(_pool(request), row)
+    report = await context.verifier.report(request_pool(request), row)
     verification = verification_view(report, t)
     response = context.renderer.page(
         "credential.html",
@@ -190,7 +184,7 @@ async def badge(mc_id: str, version: int, request: Request, lang: Lang = None) -
     the title is in the definition's first language of instruction."""
     if not _CODE.fullmatch(mc_id) or not 1 <= version < 2**31:
         raise HTTPException(404, "micro-credential version not found")
-    async with _pool(request).acquire() as conn:
+    async with request_pool(request).acquire() as conn:
         raw = await reads.definition(conn, mc_id, version)
     if raw is None:
         raise HTTPException(404, "micro-credential version not found")
@@ -202,7 +196,7 @@ async def latest_badge(mc_id: str, request: Request, lang: Lang = None) -> Respo
     """The badge of the latest published version (changes when a new version is published)."""
     if not _CODE.fullmatch(mc_id):
         raise HTTPException(404, "micro-credential not found")
-    async with _pool(request).acquire() as conn:
+    async with request_pool(request).acquire() as conn:
         version = await reads.latest_version(conn, mc_id)
         raw = await reads.definition(conn, mc_id, version) if version is not None else None
     if version is None or raw is None:
@@ -285,7 +279,7 @@ async def _progress(
         offering_id = offering["offering_id"]
         try:  # the awarding engine's read, with its access rules (a learner sees their own only)
             explanation: dict[str, Any] | None = await queries.explanation(
-                _pool(request), principal, principal.subject, offering_id
+                request_pool(request), principal, principal.subject, offering_id
             )
         except NotFound:
             explanation = None
@@ -332,7 +326,7 @@ async def backpack(request: Request, lang: Lang = None, auth: BackpackAuth = Dep
         return response
     principal = auth.principal
     learner_id = principal.subject
-    async with _pool(request).acquire() as conn:
+    async with request_pool(request).acquire() as conn:
         rows = await reads.credentials_of_learner(conn, learner_id)
         profile = await reads.learner_profile(conn, learner_id)
         offerings = await reads.offerings_of_learner(conn, learner_id)

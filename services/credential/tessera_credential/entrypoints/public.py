@@ -30,7 +30,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
@@ -54,6 +53,7 @@ from tessera_credential.verification.engine import Verifier, VerifierUnavailable
 from tessera_credential.verification.report import IssuerPolicy, parse_document
 from tessera_credential.verification.settings import VerificationSettings
 from tessera_shared.kernel import problems
+from tessera_shared.kernel.app import request_pool
 from tessera_shared.kernel.auth import Principal, public, require
 
 log = structlog.get_logger(__name__)
@@ -91,12 +91,6 @@ def _context(request: Request) -> IssuanceContext:
     context: IssuanceContext = request.app.state.services[SERVICE_KEY]
     return context
 
-
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool | None = request.app.state.runtime.pool
-    if pool is None:
-        raise HTTPException(503, "the service is starting")
-    return pool
 
 
 def _not_found(what: str) -> HTTPException:
@@ -204,7 +198,7 @@ async def did_document(institution_id: str, request: Request) -> Response:
     context = _context(request)
     if not is_institution_id(institution_id):
         raise _not_found("institution")
-    async with _pool(request).acquire() as conn:
+    async with request_pool(request).acquire() as conn:
         keys = await key_store.public_keys(conn, institution_id)
     if not keys:
         raise _not_found("DID document of this institution")
@@ -225,7 +219,7 @@ async def rotate_key(
         kek = context.require_kek()
     except KeyEncryptionError:
         raise HTTPException(503, "key management has not started") from None
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with request_pool(request).acquire() as conn, conn.transaction():
         if not await key_store.is_known_institution(conn, institution_id):
             raise _not_found("institution")
         number, retired = await key_store.rotate(conn, kek, institution_id)
@@ -263,7 +257,7 @@ async def status_list(list_id: str, request: Request) -> Response:
     context = _context(request)
     if not _LIST_ID.fullmatch(list_id):
         raise _not_found("status list")
-    async with _pool(request).acquire() as conn:
+    async with request_pool(request).acquire() as conn:
         credential = await status_lists.signed_credential(conn, list_id)
     if credential is None:
         raise _not_found("status list")
@@ -289,7 +283,7 @@ async def credential_json(credential_uuid: str, request: Request) -> Response:
     except ValueError:
         raise _not_found("credential") from None
     credential_id = f"{context.dids.public_base}/credentials/{parsed}"
-    async with _pool(request).acquire() as conn:
+    async with request_pool(request).acquire() as conn:
         document = await conn.fetchval(
             "SELECT document FROM issued_credentials WHERE credential_id = $1", credential_id
         )
@@ -311,7 +305,7 @@ async def achievement_criteria(mc_id: str, version: int, request: Request) -> Re
     context = _context(request)
     if not _CODE.fullmatch(mc_id) or not 1 <= version < 2**31:
         raise _not_found("micro-credential version")
-    async with _pool(request).acquire() as conn:
+    async with request_pool(request).acquire() as conn:
         definition = await conn.fetchval(
             "SELECT definition FROM award_definitions WHERE micro_credential_id = $1 AND version = $2", mc_id, version
         )
@@ -339,7 +333,7 @@ async def pathway_criteria(pathway_id: str, version: int, request: Request) -> R
     context = _context(request)
     if not _CODE.fullmatch(pathway_id) or not 1 <= version < 2**31:
         raise _not_found("pathway version")
-    async with _pool(request).acquire() as conn:
+    async with request_pool(request).acquire() as conn:
         definition = await conn.fetchval(
             "SELECT definition FROM award_pathways WHERE pathway_id = $1 AND version = $2", pathway_id, version
         )
@@ -438,7 +432,7 @@ async def verify(request: Request) -> Response:
     limits = JsonLimits(max_bytes=settings.verify_max_bytes, max_depth=settings.verify_max_depth)
     try:
         document = parse_document(raw, IssuerPolicy(limits=limits))  # caps first, before parsing
-        async with _pool(request).acquire() as conn:
+        async with request_pool(request).acquire() as conn:
             keys = await ConsortiumKeys.load(conn, context.dids)  # the keys as they are now
             statuses = await snapshot_for(conn, context.dids, document)  # the status as it is now
         trusted = frozenset(context.dids.did(institution_id) for institution_id, _ in keys.keys)
