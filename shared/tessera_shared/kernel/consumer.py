@@ -16,7 +16,11 @@ the transaction before the handlers: in the fast mode once, with the batch's fre
 take every lock of the batch at once, in a fixed order, or to apply them in one statement); in the
 careful mode and a redrive once per fresh message, with that event, inside the message's savepoint,
 so that a failing message leaves nothing behind, its share of the hook included. What it returns
-reaches the handlers of the same transaction as ``Delivery.prepared``.
+reaches the handlers of the same transaction as ``Delivery.prepared``. ``ConsumerSpec.finish_batch``
+runs after the handlers with that same value, in the same scope (once per fast batch, once per
+message inside its savepoint otherwise): work the handlers deferred — e.g. re-evaluating each
+touched aggregate once per batch, set-based, instead of once per event — commits with them or not
+at all, and a failure in it counts as the batch's (or, careful, that message's) failure.
 With ``ConsumerSpec.partition_key`` and ``concurrency`` > 1 a fetched batch is split by key into
 up to ``concurrency`` groups (one key → one group, order kept) handled concurrently, each in its own
 transaction on its own pooled connection and acknowledged after its own commit. Outcomes:
@@ -76,6 +80,8 @@ Handler = Callable[[Event, Delivery], Awaitable[None]]
 # Called in the transaction before the handlers, with fresh events that have a handler: the whole
 # batch's in the fast mode, one event's (inside its savepoint) in the careful mode and a redrive.
 BatchHook = Callable[[Conn, Sequence[tuple[Event, Envelope]]], Awaitable[object]]
+# Called after the handlers, in the same transaction (or savepoint), with what the BatchHook returned.
+FinishHook = Callable[[Conn, EventStore, object], Awaitable[None]]
 # Events of one key are handled in one transaction, in order; None → the first group.
 PartitionKey = Callable[[Event], str | None]
 
@@ -86,6 +92,7 @@ class ConsumerSpec:
     handlers: Mapping[type[Event], Handler]
     policy: ConsumerPolicy = field(default_factory=ConsumerPolicy)
     prepare_batch: BatchHook | None = None
+    finish_batch: FinishHook | None = None  # runs only where prepare_batch ran (fresh handled events)
     partition_key: PartitionKey | None = None
     concurrency: int = 1  # transactions per fetched batch (needs partition_key); each holds a connection
 
@@ -317,6 +324,8 @@ class Consumer:
             if handler is not None:
                 await self._call(handler, conn, it, prepared)
             it.outcome = "ack"
+        if handled:
+            await self._finish(conn, prepared)
         for it in items:
             if it.outcome == "dead":
                 await self._dead_letter(conn, it)
@@ -337,6 +346,11 @@ class Consumer:
             assert it.event is not None and it.envelope is not None
             events.append((it.event, it.envelope))
         return await hook(conn, events)
+
+    async def _finish(self, conn: Conn, prepared: object) -> None:
+        hook = self.spec.finish_batch
+        if hook is not None:
+            await hook(conn, self.store, prepared)
 
     @staticmethod
     def _event_id(it: _Item) -> str:
@@ -373,7 +387,9 @@ class Consumer:
                     it.envelope.id,
                 )
                 if fresh and handler is not None:
-                    await self._call(handler, conn, it, await self._prepare(conn, [it]))
+                    prepared = await self._prepare(conn, [it])
+                    await self._call(handler, conn, it, prepared)
+                    await self._finish(conn, prepared)
             it.outcome = "ack"
         except Exception as exc:
             it.error = f"{type(exc).__name__}: {exc}"

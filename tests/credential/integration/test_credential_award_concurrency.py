@@ -247,7 +247,12 @@ async def test_replay_into_an_empty_read_model_gives_the_same_awards(servers, na
     active_awards, active_pathways = before
     assert sorted(x["learner_id"] for x in active_awards) == ["pia", "pia", "quin", "rosa"]
     assert [x["learner_id"] for x in active_pathways] == ["pia"]
-    assert history == [{"status": "active", "n": 4}, {"status": "revoked", "n": 1}, {"status": "superseded", "n": 1}]
+    # quin's award is superseded. rosa's correction and resit are re-evaluated once per batch: in
+    # one batch the engine sees only the resit (a supersession), in two the failed correction first
+    # (a revocation, then a new award); either way two awards ended and four are active.
+    counts = {r["status"]: r["n"] for r in history}
+    assert counts["active"] == 4 and counts.get("superseded", 0) >= 1
+    assert counts.get("revoked", 0) + counts["superseded"] == 2 and set(counts) <= {"active", "revoked", "superseded"}
 
     await delete_durables(servers.nats_url, namespace)
     async with credential_service(servers, namespace, tokens, "credential_replay") as replay:

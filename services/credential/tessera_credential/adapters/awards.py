@@ -7,6 +7,8 @@ an award exactly-once; these functions never check-then-insert around them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,50 +25,67 @@ class StaleAward(RuntimeError):
     """An award changed under us although the learner lock was held: refuse, so the event is retried."""
 
 
+VersionKey = tuple[str, str, int]  # (learner_id, micro_credential_id, micro_credential_version)
+
+
 async def active_and_taken(
-    conn: Conn, learner_id: str, mc_id: str, version: int
-) -> tuple[ActiveAward | None, list[str]]:
+    conn: Conn, keys: Sequence[VersionKey]
+) -> dict[VersionKey, tuple[ActiveAward | None, list[str]]]:
+    """For each learner x version: the active award (if any) and every award id ever made."""
     rows = await conn.fetch(
-        """SELECT award_id::text, offering_id, status, grade_summary FROM awards
-           WHERE learner_id = $1 AND micro_credential_id = $2 AND micro_credential_version = $3
-           ORDER BY award_id""",
-        learner_id,
-        mc_id,
-        version,
+        """SELECT a.learner_id, a.micro_credential_id, a.micro_credential_version, a.award_id::text, a.offering_id,
+                  a.status, a.grade_summary
+           FROM unnest($1::text[], $2::text[], $3::int[]) AS k(learner_id, micro_credential_id, version)
+           JOIN awards a ON a.learner_id = k.learner_id AND a.micro_credential_id = k.micro_credential_id
+                AND a.micro_credential_version = k.version
+           ORDER BY a.award_id""",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
     )
-    active = next(
-        (
-            ActiveAward(r["award_id"], r["offering_id"], GradeSummary.model_validate(r["grade_summary"]))
-            for r in rows
-            if r["status"] == "active"
-        ),
-        None,
-    )
-    return active, [r["award_id"] for r in rows]
+    out: dict[VersionKey, tuple[ActiveAward | None, list[str]]] = {k: (None, []) for k in keys}
+    for r in rows:
+        key = (r["learner_id"], r["micro_credential_id"], r["micro_credential_version"])
+        active, taken = out[key]
+        taken.append(r["award_id"])
+        if r["status"] == "active" and active is None:
+            out[key] = (
+                ActiveAward(r["award_id"], r["offering_id"], GradeSummary.model_validate(r["grade_summary"])),
+                taken,
+            )
+    return out
 
 
 def _json(model: ContractModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
 
-async def insert_award(conn: Conn, award: NewAward, awarded_event_id: str, caused_by: str) -> None:
-    await conn.execute(
+async def insert_awards(conn: Conn, rows: Sequence[tuple[NewAward, str, str]]) -> None:
+    """Insert each (award, its awarded event id, the event that caused it) in one pipelined call."""
+    if not rows:
+        return
+    await conn.executemany(
         """INSERT INTO awards (award_id, learner_id, micro_credential_id, micro_credential_version, offering_id,
                                enrolment_id, status, awarded_at, explanation, grade_summary, supersedes,
                                awarded_event_id, caused_by)
            VALUES ($1::uuid, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10::uuid, $11::uuid, $12)""",
-        award.award_id,
-        award.learner_id,
-        award.micro_credential_id,
-        award.micro_credential_version,
-        award.offering_id,
-        award.enrolment_id,
-        award.awarded_at,
-        _json(award.explanation),
-        _json(award.grade_summary),
-        award.supersedes,
-        awarded_event_id,
-        caused_by,
+        [
+            (
+                award.award_id,
+                award.learner_id,
+                award.micro_credential_id,
+                award.micro_credential_version,
+                award.offering_id,
+                award.enrolment_id,
+                award.awarded_at,
+                _json(award.explanation),
+                _json(award.grade_summary),
+                award.supersedes,
+                awarded_event_id,
+                caused_by,
+            )
+            for award, awarded_event_id, caused_by in rows
+        ],
     )
 
 
@@ -86,40 +105,59 @@ async def end_award(
         raise StaleAward(f"award {award_id} is no longer active")
 
 
-async def save_evaluation(
-    conn: Conn,
-    learner_id: str,
-    offering_id: str,
-    *,
-    outcome: Outcome,
-    explanation: Explanation | None,
-    award_id: str | None,
-    cause_id: str,
-    cause_at: datetime,
-) -> None:
-    await conn.execute(
+@dataclass(frozen=True)
+class Evaluation:
+    """The latest evaluation of a learner x offering (what the progress page and the API show)."""
+
+    learner_id: str
+    offering_id: str
+    outcome: Outcome
+    explanation: Explanation | None
+    award_id: str | None
+    cause_id: str
+    cause_at: datetime
+
+
+async def save_evaluations(conn: Conn, evaluations: Sequence[Evaluation]) -> None:
+    if not evaluations:
+        return
+    await conn.executemany(
         """UPDATE award_learner_offerings
            SET outcome = $3, met = $4, explanation = $5, award_id = $6::uuid, evaluated_by = $7, evaluated_at = $8
            WHERE learner_id = $1 AND offering_id = $2""",
-        learner_id,
-        offering_id,
-        outcome.value,
-        explanation.met if explanation is not None else False,
-        _json(explanation) if explanation is not None else None,
-        award_id,
-        cause_id,
-        cause_at,
+        [
+            (
+                e.learner_id,
+                e.offering_id,
+                e.outcome.value,
+                e.explanation.met if e.explanation is not None else False,
+                _json(e.explanation) if e.explanation is not None else None,
+                e.award_id,
+                e.cause_id,
+                e.cause_at,
+            )
+            for e in evaluations
+        ],
     )
 
 
-async def enqueue(conn: Conn, *, award_kind: str, action: str, award_id: str, event_id: str) -> None:
-    await conn.execute(
+@dataclass(frozen=True)
+class Request:
+    """A row of the issuance queue: what part 2 must issue, revoke or supersede, asked by an event."""
+
+    award_kind: str  # micro_credential | pathway
+    action: str  # issue | revoke | supersede
+    award_id: str
+    event_id: str
+
+
+async def enqueue(conn: Conn, requests: Sequence[Request]) -> None:
+    if not requests:
+        return
+    await conn.executemany(
         """INSERT INTO issuance_queue (award_kind, action, award_id, event_id)
            VALUES ($1, $2, $3::uuid, $4::uuid) ON CONFLICT (event_id) DO NOTHING""",
-        award_kind,
-        action,
-        award_id,
-        event_id,
+        [(r.award_kind, r.action, r.award_id, r.event_id) for r in requests],
     )
 
 

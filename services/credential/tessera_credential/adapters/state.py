@@ -7,7 +7,7 @@ application takes first (:func:`lock_learner`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,6 +25,8 @@ from tessera_credential.domain.standing import (
 from tessera_shared.contract.assessment import EffectiveResult
 from tessera_shared.contract.criteria import AwardCriteria
 from tessera_shared.kernel.db import Conn
+
+LearnerOfferingKey = tuple[str, str]  # (learner_id, offering_id)
 
 # ------------------------------------------------------------------------------------ the lock
 
@@ -87,12 +89,16 @@ async def lock_learner(conn: Conn, learner_id: str, held: object = None) -> None
     await conn.execute("SELECT 1 FROM award_learners WHERE learner_id = $1 FOR UPDATE", learner_id)
 
 
-async def touch_learner_offering(conn: Conn, learner_id: str, offering_id: str) -> None:
-    await conn.execute(
-        "INSERT INTO award_learner_offerings (learner_id, offering_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        learner_id,
-        offering_id,
-    )
+async def touch_learner_offerings(conn: Conn, keys: Iterable[tuple[str, str]]) -> None:
+    """Record that each (learner, offering) has facts (what an offering's late scheduling looks up)."""
+    pairs = sorted(set(keys))
+    if pairs:
+        await conn.execute(
+            """INSERT INTO award_learner_offerings (learner_id, offering_id)
+               SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING""",
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+        )
 
 
 def _position(r: Any, prefix: str = "") -> Position:
@@ -181,19 +187,27 @@ async def learners_in_offering(conn: Conn, offering_id: str) -> list[str]:
     return [r["learner_id"] for r in rows]
 
 
-async def other_offerings_of_version(conn: Conn, learner_id: str, mc_id: str, version: int, exclude: str) -> list[str]:
+async def other_offerings_of_versions(
+    conn: Conn, keys: Sequence[LearnerOfferingKey]
+) -> dict[LearnerOfferingKey, list[str]]:
+    """For each (learner, offering): the learner's other offerings of the same micro-credential
+    version (where an award the offering lost may now be made), sorted."""
     rows = await conn.fetch(
-        """SELECT lo.offering_id FROM award_learner_offerings lo
+        """SELECT p.learner_id, p.offering_id AS via, lo.offering_id
+           FROM unnest($1::text[], $2::text[]) AS p(learner_id, offering_id)
+           JOIN award_offerings po ON po.offering_id = p.offering_id
+           JOIN award_learner_offerings lo ON lo.learner_id = p.learner_id AND lo.offering_id <> p.offering_id
            JOIN award_offerings o ON o.offering_id = lo.offering_id
-           WHERE lo.learner_id = $1 AND o.micro_credential_id = $2 AND o.micro_credential_version = $3
-             AND lo.offering_id <> $4
+                AND o.micro_credential_id = po.micro_credential_id
+                AND o.micro_credential_version = po.micro_credential_version
            ORDER BY lo.offering_id""",
-        learner_id,
-        mc_id,
-        version,
-        exclude,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
     )
-    return [r["offering_id"] for r in rows]
+    out: dict[LearnerOfferingKey, list[str]] = {}
+    for r in rows:
+        out.setdefault((r["learner_id"], r["via"]), []).append(r["offering_id"])
+    return out
 
 
 async def save_pathway(
@@ -286,11 +300,16 @@ async def log_result_event(
     result_id: str,
     attempt: int,
     pos: Position,
-) -> None:
-    await conn.execute(
-        """INSERT INTO award_result_events (event_id, learner_id, offering_id, component_code, kind, result_id,
-                                            attempt, source_stream, seq, at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING""",
+) -> tuple[EffectiveResult | None, datetime, Position] | None:
+    """Log the result event and return the component's current result as it stood before it (one
+    statement: the log and the read are both needed for every result event)."""
+    r = await conn.fetchrow(
+        """WITH logged AS (
+               INSERT INTO award_result_events (event_id, learner_id, offering_id, component_code, kind, result_id,
+                                                attempt, source_stream, seq, at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING)
+           SELECT effective, fact_at, source_stream, seq, at, event_id FROM award_results
+           WHERE learner_id = $2 AND offering_id = $3 AND component_code = $4""",
         pos.event_id,
         learner_id,
         offering_id,
@@ -301,18 +320,6 @@ async def log_result_event(
         pos.stream,
         pos.seq,
         pos.at,
-    )
-
-
-async def current_result(
-    conn: Conn, learner_id: str, offering_id: str, component: str
-) -> tuple[EffectiveResult | None, datetime, Position] | None:
-    r = await conn.fetchrow(
-        """SELECT effective, fact_at, source_stream, seq, at, event_id FROM award_results
-           WHERE learner_id = $1 AND offering_id = $2 AND component_code = $3""",
-        learner_id,
-        offering_id,
-        component,
     )
     if r is None:
         return None
@@ -395,52 +402,88 @@ async def save_attendance(
 # ------------------------------------------------------------------------------ the whole state
 
 
-async def load_learner_offering(conn: Conn, learner_id: str, offering_id: str) -> LearnerOffering:
-    offering = await load_offering(conn, offering_id)
-    enrolments = tuple(
-        EnrolmentStanding(r["enrolment_id"], EnrolmentStatus(r["status"]), r["admitted_at"])
+# The rows of a set of learner-offerings, one statement per table: the pairs travel as two arrays.
+_PAIRS = "unnest($1::text[], $2::text[]) AS p(learner_id, offering_id)"
+
+
+async def load_learner_offerings(
+    conn: Conn, keys: Sequence[LearnerOfferingKey]
+) -> dict[LearnerOfferingKey, LearnerOffering]:
+    """The whole state of each learner-offering in ``keys``, in five statements whatever their
+    number (a consumer batch re-evaluates all it touched at once, see application/engine.py)."""
+    learners, offerings = [k[0] for k in keys], [k[1] for k in keys]
+    pinned = {
+        r["offering_id"]: _pinned(r)
         for r in await conn.fetch(
-            """SELECT enrolment_id, status, admitted_at FROM award_enrolments
-               WHERE learner_id = $1 AND offering_id = $2 ORDER BY enrolment_id""",
-            learner_id,
-            offering_id,
+            "SELECT * FROM award_offerings WHERE offering_id = ANY($1::text[])", sorted(set(offerings))
         )
-    )
-    log: dict[str, list[ResultEventRecord]] = {}
+    }
+    enrolments: dict[LearnerOfferingKey, list[EnrolmentStanding]] = {}
     for r in await conn.fetch(
-        """SELECT component_code, event_id, kind, result_id, attempt, source_stream, seq, at
-           FROM award_result_events WHERE learner_id = $1 AND offering_id = $2""",
-        learner_id,
-        offering_id,
+        f"""SELECT e.learner_id, e.offering_id, e.enrolment_id, e.status, e.admitted_at
+            FROM {_PAIRS} JOIN award_enrolments e USING (learner_id, offering_id) ORDER BY e.enrolment_id""",
+        learners,
+        offerings,
     ):
-        log.setdefault(r["component_code"], []).append(
+        enrolments.setdefault((r["learner_id"], r["offering_id"]), []).append(
+            EnrolmentStanding(r["enrolment_id"], EnrolmentStatus(r["status"]), r["admitted_at"])
+        )
+    log: dict[tuple[str, str, str], list[ResultEventRecord]] = {}
+    for r in await conn.fetch(
+        f"""SELECT e.learner_id, e.offering_id, e.component_code, e.event_id, e.kind, e.result_id, e.attempt,
+                   e.source_stream, e.seq, e.at
+            FROM {_PAIRS} JOIN award_result_events e USING (learner_id, offering_id)""",
+        learners,
+        offerings,
+    ):
+        log.setdefault((r["learner_id"], r["offering_id"], r["component_code"]), []).append(
             ResultEventRecord(r["event_id"], r["kind"], r["result_id"], r["attempt"], _position(r))
         )
-    results = {
-        r["component_code"]: r
-        for r in await conn.fetch(
-            "SELECT * FROM award_results WHERE learner_id = $1 AND offering_id = $2", learner_id, offering_id
+    results: dict[LearnerOfferingKey, dict[str, Any]] = {}
+    for r in await conn.fetch(
+        f"SELECT t.* FROM {_PAIRS} JOIN award_results t USING (learner_id, offering_id)", learners, offerings
+    ):
+        results.setdefault((r["learner_id"], r["offering_id"]), {})[r["component_code"]] = r
+    attendance: dict[LearnerOfferingKey, dict[str, Any]] = {}
+    for r in await conn.fetch(
+        f"SELECT t.* FROM {_PAIRS} JOIN award_attendance t USING (learner_id, offering_id)", learners, offerings
+    ):
+        attendance.setdefault((r["learner_id"], r["offering_id"]), {})[r["component_code"]] = r
+    out: dict[LearnerOfferingKey, LearnerOffering] = {}
+    for key in keys:
+        learner_id, offering_id = key
+        res_of, att_of = results.get(key, {}), attendance.get(key, {})
+        components: dict[str, ComponentStanding] = {}
+        for code in sorted(set(res_of) | set(att_of)):
+            res, att = res_of.get(code), att_of.get(code)
+            effective = (
+                EffectiveResult.model_validate(res["effective"]) if res is not None and res["effective"] else None
+            )
+            components[code] = ComponentStanding(
+                result=effective,
+                result_event_ids=(
+                    contributing_events(effective, log.get((learner_id, offering_id, code), []), res["event_id"])
+                    if res
+                    else ()
+                ),
+                result_fact_at=res["fact_at"] if res is not None else None,
+                attendance=Decimal(att["percentage"]) if att is not None else None,
+                attendance_event_ids=(att["event_id"],) if att is not None else (),
+                attendance_fact_at=att["fact_at"] if att is not None else None,
+            )
+        out[key] = LearnerOffering(
+            learner_id,
+            offering_id,
+            pinned.get(offering_id),
+            tuple(enrolments.get(key, ())),
+            components,
         )
-    }
-    attendance = {
-        r["component_code"]: r
-        for r in await conn.fetch(
-            "SELECT * FROM award_attendance WHERE learner_id = $1 AND offering_id = $2", learner_id, offering_id
-        )
-    }
-    components: dict[str, ComponentStanding] = {}
-    for code in sorted(set(results) | set(attendance)):
-        res, att = results.get(code), attendance.get(code)
-        effective = EffectiveResult.model_validate(res["effective"]) if res is not None and res["effective"] else None
-        components[code] = ComponentStanding(
-            result=effective,
-            result_event_ids=contributing_events(effective, log.get(code, []), res["event_id"]) if res else (),
-            result_fact_at=res["fact_at"] if res is not None else None,
-            attendance=Decimal(att["percentage"]) if att is not None else None,
-            attendance_event_ids=(att["event_id"],) if att is not None else (),
-            attendance_fact_at=att["fact_at"] if att is not None else None,
-        )
-    return LearnerOffering(learner_id, offering_id, offering, enrolments, components)
+    return out
+
+
+async def load_learner_offering(conn: Conn, learner_id: str, offering_id: str) -> LearnerOffering:
+    key = (learner_id, offering_id)
+    return (await load_learner_offerings(conn, [key]))[key]
 
 
 async def learner_profile(conn: Conn, learner_id: str) -> dict[str, Any] | None:

@@ -1,16 +1,25 @@
-"""Re-evaluation: load a learner-offering's state, decide (pure), record the decision.
+"""Re-evaluation: load learner-offerings' state, decide (pure), record the decisions.
 
-Callers hold the learner lock (``state.lock_learner``) and run inside the consumer's transaction,
-so the award row, its event (event store + outbox), the issuance-queue row and the evaluation are
-committed together with the inbox row of the event that caused them — or not at all.
+Callers hold the learner locks (``state.lock_learner(s)``) and run inside the consumer's
+transaction, so the award row, its event (event store + outbox), the issuance-queue row and the
+evaluation are committed together with the inbox rows of the events that caused them — or not at all.
+
+Set-based: :func:`reevaluate_many` takes every learner-offering a consumer batch touched and works in
+rounds, each loading all its learner-offerings' state with one statement per table, deciding in
+memory and writing with one (pipelined) statement per table. A round holds at most one
+learner-offering per learner, so no two decisions of a round concern the same learner's awards (a
+learner's second offering of a batch waits for the next round and sees the first one's award).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tessera_credential.adapters import awards, state
+from tessera_credential.adapters.awards import Evaluation, Request
+from tessera_credential.adapters.state import LearnerOfferingKey
 from tessera_credential.domain.decision import (
     ActiveAward,
     Decision,
@@ -29,16 +38,19 @@ from tessera_shared.contract.credential import (
     PathwayAwarded,
     PathwayRevoked,
 )
+from tessera_shared.kernel.context import MessageContext
 from tessera_shared.kernel.db import Conn
 from tessera_shared.kernel.eventstore import Append, EventStore
 
 
 @dataclass(frozen=True)
 class Cause:
-    """The consumed event whose handling makes a decision: its id and time (never the clock)."""
+    """The consumed event whose handling makes a decision: its id and time (never the clock), and
+    the message context its handler ran in, so that the events it causes continue its trace."""
 
     event_id: str
     at: datetime
+    context: MessageContext | None = None
 
 
 def award_stream(award_id: str) -> str:
@@ -64,123 +76,164 @@ def _awarded_event(award: NewAward) -> CredentialAwarded:
     )
 
 
-async def _record_award(conn: Conn, store: EventStore, award: NewAward, cause: Cause) -> Append:
-    event_id = event_id_for(award.award_id, "awarded", award.supersedes or "")
-    # The partial unique index awards_one_active refuses a second active award for the version.
-    await awards.insert_award(conn, award, event_id, cause.event_id)
-    await awards.enqueue(
-        conn, award_kind="micro_credential", action="issue", award_id=award.award_id, event_id=event_id
-    )
-    # expected version 0: the award's stream must not exist yet (a second guard on the same id)
-    return Append(award_stream(award.award_id), 0, [_awarded_event(award)], [event_id])
+@dataclass(frozen=True)
+class _Ending:
+    award_id: str
+    status: str
+    at: datetime
+    reason: str
+    superseded_by: str | None = None
 
 
-async def apply_decision(conn: Conn, store: EventStore, lo: LearnerOffering, decision: Decision, cause: Cause) -> None:
-    assert lo.offering is not None
-    offering = lo.offering
-    appends: list[Append] = []
+@dataclass
+class _Writes:
+    """What one round of decisions writes, flushed in an order the unique indexes accept."""
+
+    endings: list[_Ending] = field(default_factory=list)
+    awards: list[tuple[NewAward, str, str]] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    appends: list[Append] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
+
+    def award(self, award: NewAward, cause: Cause) -> None:
+        event_id = event_id_for(award.award_id, "awarded", award.supersedes or "")
+        # The partial unique index awards_one_active refuses a second active award for the version.
+        self.awards.append((award, event_id, cause.event_id))
+        self.requests.append(Request("micro_credential", "issue", award.award_id, event_id))
+        # expected version 0: the award's stream must not exist yet (a second guard on the same id)
+        self.appends.append(Append(award_stream(award.award_id), 0, [_awarded_event(award)], [event_id], cause.context))
+
+    def decision(self, lo: LearnerOffering, decision: Decision, cause: Cause) -> None:
+        assert lo.offering is not None
+        offering = lo.offering
+        if isinstance(decision, NewAward):
+            self.award(decision, cause)
+        elif isinstance(decision, Revocation):
+            event_id = event_id_for(decision.award_id, "revoked")
+            self.endings.append(_Ending(decision.award_id, "revoked", cause.at, decision.reason))
+            self.requests.append(Request("micro_credential", "revoke", decision.award_id, event_id))
+            revoked = AwardRevoked(
+                award_id=decision.award_id,
+                revoked_at=cause.at,
+                reason=decision.reason,
+                explanation=decision.explanation.model_dump(mode="json") if decision.explanation else None,
+                learner_id=lo.learner_id,
+                micro_credential_id=offering.micro_credential_id,
+                micro_credential_version=offering.micro_credential_version,
+                offering_id=lo.offering_id,
+            )
+            self.appends.append(Append(award_stream(decision.award_id), 1, [revoked], [event_id], cause.context))
+        else:
+            new = decision.new
+            event_id = event_id_for(decision.old_award_id, "superseded", new.award_id)
+            # the old one leaves the partial unique index before its successor enters it (flush order)
+            self.endings.append(
+                _Ending(decision.old_award_id, "superseded", new.awarded_at, decision.reason, new.award_id)
+            )
+            self.requests.append(Request("micro_credential", "supersede", decision.old_award_id, event_id))
+            superseded = AwardSuperseded(
+                award_id=decision.old_award_id,
+                superseded_by=new.award_id,
+                superseded_at=new.awarded_at,
+                reason=decision.reason,
+                learner_id=lo.learner_id,
+                micro_credential_id=offering.micro_credential_id,
+                micro_credential_version=offering.micro_credential_version,
+                offering_id=lo.offering_id,
+            )
+            self.appends.append(Append(award_stream(decision.old_award_id), 1, [superseded], [event_id], cause.context))
+            self.award(new, cause)
+
+    async def flush(self, conn: Conn, store: EventStore) -> None:
+        for e in self.endings:  # rare (revocations, supersessions); each checks the award was active
+            await awards.end_award(
+                conn, e.award_id, status=e.status, at=e.at, reason=e.reason, superseded_by=e.superseded_by
+            )
+        await awards.insert_awards(conn, self.awards)
+        await awards.enqueue(conn, self.requests)
+        if self.appends:
+            await store.append_many(conn, self.appends)
+        await awards.save_evaluations(conn, self.evaluations)
+
+
+def _evaluated_award(decision: Decision | None, active: ActiveAward | None, offering_id: str) -> str | None:
+    """The award the evaluation of ``offering_id`` points at once the decision is made."""
     if isinstance(decision, NewAward):
-        appends.append(await _record_award(conn, store, decision, cause))
-    elif isinstance(decision, Revocation):
-        event_id = event_id_for(decision.award_id, "revoked")
-        await awards.end_award(conn, decision.award_id, status="revoked", at=cause.at, reason=decision.reason)
-        await awards.enqueue(
-            conn, award_kind="micro_credential", action="revoke", award_id=decision.award_id, event_id=event_id
-        )
-        revoked = AwardRevoked(
-            award_id=decision.award_id,
-            revoked_at=cause.at,
-            reason=decision.reason,
-            explanation=decision.explanation.model_dump(mode="json") if decision.explanation else None,
-            learner_id=lo.learner_id,
-            micro_credential_id=offering.micro_credential_id,
-            micro_credential_version=offering.micro_credential_version,
-            offering_id=lo.offering_id,
-        )
-        appends.append(Append(award_stream(decision.award_id), 1, [revoked], [event_id]))
-    else:
-        new = decision.new
-        event_id = event_id_for(decision.old_award_id, "superseded", new.award_id)
-        # the old one leaves the partial unique index before its successor enters it
-        await awards.end_award(
-            conn,
-            decision.old_award_id,
-            status="superseded",
-            at=new.awarded_at,
-            reason=decision.reason,
-            superseded_by=new.award_id,
-        )
-        await awards.enqueue(
-            conn, award_kind="micro_credential", action="supersede", award_id=decision.old_award_id, event_id=event_id
-        )
-        superseded = AwardSuperseded(
-            award_id=decision.old_award_id,
-            superseded_by=new.award_id,
-            superseded_at=new.awarded_at,
-            reason=decision.reason,
-            learner_id=lo.learner_id,
-            micro_credential_id=offering.micro_credential_id,
-            micro_credential_version=offering.micro_credential_version,
-            offering_id=lo.offering_id,
-        )
-        appends.append(Append(award_stream(decision.old_award_id), 1, [superseded], [event_id]))
-        appends.append(await _record_award(conn, store, new, cause))
-    await store.append_many(conn, appends)
+        return decision.award_id
+    if isinstance(decision, Supersession):
+        return decision.new.award_id
+    if isinstance(decision, Revocation) or active is None or active.offering_id != offering_id:
+        return None
+    return active.award_id
 
 
 async def reevaluate(conn: Conn, store: EventStore, learner_id: str, offering_ids: list[str], cause: Cause) -> None:
-    """Evaluate the learner in each offering and record what changes; then the pathways touched.
+    """Evaluate the learner in each offering (see :func:`reevaluate_many`)."""
+    await reevaluate_many(conn, store, {(learner_id, o): cause for o in offering_ids})
 
-    A revocation frees the learner × version: the learner's other offerings of the same version are
-    evaluated next (one of them may now award it). Each offering is evaluated at most once per call
-    (``seen``), so the cascade ends."""
-    queue = list(dict.fromkeys(offering_ids))
-    seen = set(queue)
-    changed: set[str] = set()
-    while queue:
-        offering_id = queue.pop(0)
-        lo = await state.load_learner_offering(conn, learner_id, offering_id)
-        active: ActiveAward | None = None
-        taken: list[str] = []
-        if lo.offering is not None:
-            active, taken = await awards.active_and_taken(
-                conn, learner_id, lo.offering.micro_credential_id, lo.offering.micro_credential_version
+
+async def reevaluate_many(conn: Conn, store: EventStore, touched: Mapping[LearnerOfferingKey, Cause]) -> None:
+    """Evaluate each learner-offering and record what changes; then the pathways of what changed.
+
+    A revocation frees the learner x version: the learner's other offerings of the same version are
+    evaluated next (one of them may now award it), each at most once per call, so the cascade ends."""
+    todo = dict(touched)
+    cascaded: set[LearnerOfferingKey] = set()
+    changed: dict[str, tuple[set[str], Cause]] = {}  # learner -> micro-credentials whose award changed
+    while todo:
+        now: dict[LearnerOfferingKey, Cause] = {}
+        later: dict[LearnerOfferingKey, Cause] = {}
+        learners: set[str] = set()
+        for key, cause in todo.items():
+            (later if key[0] in learners else now)[key] = cause
+            learners.add(key[0])
+        los = await state.load_learner_offerings(conn, list(now))
+        versions = {
+            key: (lo.learner_id, lo.offering.micro_credential_id, lo.offering.micro_credential_version)
+            for key, lo in los.items()
+            if lo.offering is not None
+        }
+        held = await awards.active_and_taken(conn, sorted(set(versions.values()))) if versions else {}
+        writes = _Writes()
+        revoked: list[LearnerOfferingKey] = []
+        for key, cause in now.items():
+            lo = los[key]
+            active, taken = held[versions[key]] if key in versions else (None, [])
+            verdict = decide(lo, active, taken)
+            decision = verdict.decision
+            if decision is not None:
+                writes.decision(lo, decision, cause)
+                assert lo.offering is not None
+                mcs, _ = changed.get(lo.learner_id, (set(), cause))
+                changed[lo.learner_id] = (mcs | {lo.offering.micro_credential_id}, cause)
+                if isinstance(decision, Revocation):
+                    revoked.append(key)
+            writes.evaluations.append(
+                Evaluation(
+                    lo.learner_id,
+                    lo.offering_id,
+                    verdict.outcome,
+                    verdict.explanation,
+                    _evaluated_award(decision, active, lo.offering_id),
+                    cause.event_id,
+                    cause.at,
+                )
             )
-        verdict = decide(lo, active, taken)
-        decision = verdict.decision
-        if decision is not None:
-            await apply_decision(conn, store, lo, decision, cause)
-        if isinstance(decision, NewAward):
-            award_id: str | None = decision.award_id
-        elif isinstance(decision, Supersession):
-            award_id = decision.new.award_id
-        elif isinstance(decision, Revocation) or active is None or active.offering_id != offering_id:
-            award_id = None
-        else:
-            award_id = active.award_id
-        await awards.save_evaluation(
-            conn,
-            learner_id,
-            offering_id,
-            outcome=verdict.outcome,
-            explanation=verdict.explanation,
-            award_id=award_id,
-            cause_id=cause.event_id,
-            cause_at=cause.at,
-        )
-        if decision is None or lo.offering is None:
-            continue
-        changed.add(lo.offering.micro_credential_id)
-        if isinstance(decision, Revocation):
-            for other in await state.other_offerings_of_version(
-                conn, learner_id, lo.offering.micro_credential_id, lo.offering.micro_credential_version, offering_id
-            ):
-                if other not in seen:
-                    seen.add(other)
-                    queue.append(other)
-    if changed:
-        for pathway_id in await awards.pathways_with_members(conn, sorted(changed)):
-            await evaluate_pathway(conn, store, learner_id, pathway_id, cause)
+        await writes.flush(conn, store)
+        if revoked:
+            for via, others in (await state.other_offerings_of_versions(conn, revoked)).items():
+                for other in others:
+                    key = (via[0], other)
+                    if key not in cascaded and key not in later:
+                        cascaded.add(key)
+                        later[key] = now[via]
+        todo = later
+    # one statement tells whether any pathway is concerned at all (usually none is)
+    if changed and await awards.pathways_with_members(conn, sorted(set().union(*(m for m, _ in changed.values())))):
+        for learner_id in sorted(changed):
+            mcs, cause = changed[learner_id]
+            for pathway_id in await awards.pathways_with_members(conn, sorted(mcs)):
+                await evaluate_pathway(conn, store, learner_id, pathway_id, cause)
 
 
 async def evaluate_pathway(conn: Conn, store: EventStore, learner_id: str, pathway_id: str, cause: Cause) -> None:
@@ -193,7 +246,7 @@ async def evaluate_pathway(conn: Conn, store: EventStore, learner_id: str, pathw
         if isinstance(d, PathwayRevocation):
             event_id = event_id_for(d.award_id, "pathway-revoked")
             await awards.revoke_pathway_award(conn, d.award_id, cause.at, d.reason)
-            await awards.enqueue(conn, award_kind="pathway", action="revoke", award_id=d.award_id, event_id=event_id)
+            await awards.enqueue(conn, [Request("pathway", "revoke", d.award_id, event_id)])
             event = PathwayRevoked(
                 award_id=d.award_id,
                 learner_id=learner_id,
@@ -202,13 +255,13 @@ async def evaluate_pathway(conn: Conn, store: EventStore, learner_id: str, pathw
                 revoked_at=cause.at,
                 reason=d.reason,
             )
-            appends.append(Append(pathway_award_stream(d.award_id), 1, [event], [event_id]))
+            appends.append(Append(pathway_award_stream(d.award_id), 1, [event], [event_id], cause.context))
         else:
             assert isinstance(d, PathwayGrant)
             event_id = event_id_for(d.award_id, "pathway-awarded")
             # the partial unique index pathway_awards_one_active makes this once per learner × pathway
             await awards.insert_pathway_award(conn, learner_id, d, event_id, cause.event_id)
-            await awards.enqueue(conn, award_kind="pathway", action="issue", award_id=d.award_id, event_id=event_id)
+            await awards.enqueue(conn, [Request("pathway", "issue", d.award_id, event_id)])
             awarded = PathwayAwarded(
                 award_id=d.award_id,
                 learner_id=learner_id,
@@ -218,5 +271,5 @@ async def evaluate_pathway(conn: Conn, store: EventStore, learner_id: str, pathw
                 awarded_at=d.awarded_at,
                 explanation=d.explanation.model_dump(mode="json"),
             )
-            appends.append(Append(pathway_award_stream(d.award_id), 0, [awarded], [event_id]))
+            appends.append(Append(pathway_award_stream(d.award_id), 0, [awarded], [event_id], cause.context))
     await store.append_many(conn, appends)

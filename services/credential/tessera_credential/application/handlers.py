@@ -2,7 +2,15 @@
 
 Each handler runs inside the consumer's batch transaction after the event's inbox row (so once per
 event id). Handlers that change what an award rests on take the learner lock first, store the fact
-behind its ordering guard, then re-evaluate. Raising makes the kernel retry the event.
+behind its ordering guard, then have the learner-offering re-evaluated. Raising makes the kernel
+retry the event.
+
+Re-evaluation is deferred to the end of the batch: the batch hook's :class:`LearnerBatch` collects
+the learner-offerings the handlers touched (with the latest event as the cause), and the kernel's
+``finish_batch`` (:func:`evaluate_batch`) re-evaluates them all at once, set-based
+(``engine.reevaluate_many``), in the same transaction. A learner whose three results arrive in one
+batch is evaluated once, on all three. In the careful mode both hooks run per message, so a failing
+evaluation is that message's failure. A handler called without the hook re-evaluates at once.
 
 The enrolment and assessment consumers lock every learner of a batch at once, sorted, before the
 handlers (:func:`lock_batch`, the kernel's ``prepare_batch``); a handler's ``lock_learner`` then
@@ -15,11 +23,12 @@ Handlers still lock for themselves when ``Delivery.prepared`` is not such a lock
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
 
 from tessera_credential.adapters import awards, state
-from tessera_credential.application.engine import Cause, evaluate_pathway, reevaluate
+from tessera_credential.application.engine import Cause, evaluate_pathway, reevaluate, reevaluate_many
 from tessera_credential.domain.ordering import EnrolmentStatus, Position, attendance_is_newer, later_status
 from tessera_credential.domain.standing import decimal_of, states_the_same
 from tessera_shared.contract.assessment import AttendanceRecorded, ResultCorrected, ResultRecorded, ResultWithdrawn
@@ -47,8 +56,10 @@ from tessera_shared.contract.enrolment import (
 )
 from tessera_shared.contract.envelope import Envelope
 from tessera_shared.contract.topology import Subscription
+from tessera_shared.kernel import context
 from tessera_shared.kernel.consumer import ConsumerSpec, Delivery, Handler
 from tessera_shared.kernel.db import Conn
+from tessera_shared.kernel.eventstore import EventStore
 
 
 def _aware(at: datetime) -> datetime:
@@ -61,7 +72,33 @@ def position(delivery: Delivery) -> Position:
 
 
 def cause(delivery: Delivery) -> Cause:
-    return Cause(delivery.envelope.id, _aware(delivery.envelope.time))
+    """The handled event as the cause of what its handling decides (in the kernel's bound context)."""
+    return Cause(delivery.envelope.id, _aware(delivery.envelope.time), context.current())
+
+
+@dataclass(frozen=True)
+class LearnerBatch(state.LockedLearners):
+    """What the batch hook prepared: the learners it locked and the learner-offerings it recorded
+    (``award_learner_offerings``), plus, filled by the handlers, each learner-offering to re-evaluate
+    at the end of the batch with its latest cause."""
+
+    touched: dict[state.LearnerOfferingKey, Cause] = field(default_factory=dict)
+    recorded: frozenset[state.LearnerOfferingKey] = frozenset()
+
+
+async def _record(d: Delivery, learner_id: str, offering_id: str) -> None:
+    """The learner has facts in the offering (the hook recorded it for the whole batch already)."""
+    prepared = d.prepared
+    if not (isinstance(prepared, LearnerBatch) and (learner_id, offering_id) in prepared.recorded):
+        await state.touch_learner_offerings(d.conn, [(learner_id, offering_id)])
+
+
+async def _reevaluate(d: Delivery, learner_id: str, offering_id: str) -> None:
+    """At the end of the batch if the hook prepared one, else now."""
+    if isinstance(d.prepared, LearnerBatch):
+        d.prepared.touched[(learner_id, offering_id)] = cause(d)
+    else:
+        await reevaluate(d.conn, d.store, learner_id, [offering_id], cause(d))
 
 
 # ------------------------------------------------------------------------------------ catalogue
@@ -83,9 +120,9 @@ async def on_offering_scheduled(event: OfferingScheduled, d: Delivery) -> None:
     await state.lock_definitions(d.conn, exclusive=True)  # every learner transaction in flight is visible
     if not await state.save_offering(d.conn, event.model_dump(mode="json"), cause(d).at, d.envelope.id):
         return
-    for learner_id in await state.learners_in_offering(d.conn, event.offering_id):  # sorted: fixed lock order
-        await state.lock_learner(d.conn, learner_id)
-        await reevaluate(d.conn, d.store, learner_id, [event.offering_id], cause(d))
+    learners = await state.learners_in_offering(d.conn, event.offering_id)  # sorted: the fixed lock order
+    await state.lock_learners(d.conn, learners)
+    await reevaluate_many(d.conn, d.store, {(learner_id, event.offering_id): cause(d) for learner_id in learners})
 
 
 async def on_pathway_published(event: PathwayPublished, d: Delivery) -> None:
@@ -139,7 +176,7 @@ EnrolmentEvent = (
 async def on_enrolment(event: EnrolmentEvent, d: Delivery) -> None:
     pos = position(d)
     await state.lock_learner(d.conn, event.learner_id, d.prepared)
-    await state.touch_learner_offering(d.conn, event.learner_id, event.offering_id)
+    await _record(d, event.learner_id, event.offering_id)
     current = await state.enrolment_status(d.conn, event.enrolment_id)
     before, admitted_at = current if current is not None else (None, None)
     status = later_status(before, _STATUS[type(event)])
@@ -157,7 +194,7 @@ async def on_enrolment(event: EnrolmentEvent, d: Delivery) -> None:
             admitted_at=admitted_at,
             pos=pos,
         )
-    await reevaluate(d.conn, d.store, event.learner_id, [event.offering_id], cause(d))
+    await _reevaluate(d, event.learner_id, event.offering_id)
 
 
 # ----------------------------------------------------------------------------------- assessment
@@ -170,8 +207,8 @@ async def on_result(event: ResultRecorded | ResultCorrected | ResultWithdrawn, d
     pos = position(d)
     learner, offering, component = event.learner_id, event.offering_id, event.component_code
     await state.lock_learner(d.conn, learner, d.prepared)
-    await state.touch_learner_offering(d.conn, learner, offering)
-    await state.log_result_event(
+    await _record(d, learner, offering)
+    current = await state.log_result_event(
         d.conn,
         learner_id=learner,
         offering_id=offering,
@@ -181,25 +218,24 @@ async def on_result(event: ResultRecorded | ResultCorrected | ResultWithdrawn, d
         attempt=event.attempt,
         pos=pos,
     )
-    current = await state.current_result(d.conn, learner, offering, component)
     if current is None or pos.is_after(current[2]):
         unchanged = current is not None and states_the_same(current[0], event.effective)
         fact_at = current[1] if current is not None and unchanged else pos.at
         await state.save_result(d.conn, learner, offering, component, event.effective, fact_at, pos)
-    await reevaluate(d.conn, d.store, learner, [offering], cause(d))
+    await _reevaluate(d, learner, offering)
 
 
 async def on_attendance(event: AttendanceRecorded, d: Delivery) -> None:
     pos = position(d)
     learner, offering, component = event.learner_id, event.offering_id, event.component_code
     await state.lock_learner(d.conn, learner, d.prepared)
-    await state.touch_learner_offering(d.conn, learner, offering)
+    await _record(d, learner, offering)
     percentage = decimal_of(event.percentage)
     current = await state.current_attendance(d.conn, learner, offering, component)
     if current is None or attendance_is_newer(event.period_end, pos, current[1], current[3]):
         fact_at = current[2] if current is not None and current[0] == percentage else pos.at
         await state.save_attendance(d.conn, learner, offering, component, percentage, event.period_end, fact_at, pos)
-    await reevaluate(d.conn, d.store, learner, [offering], cause(d))
+    await _reevaluate(d, learner, offering)
 
 
 # ------------------------------------------------------------------------------------ consumers
@@ -213,9 +249,23 @@ def learner_of(event: Event) -> str | None:
     return learner_id if isinstance(learner_id, str) else None
 
 
-async def lock_batch(conn: Conn, events: Sequence[tuple[Event, Envelope]]) -> state.LockedLearners:
-    """The kernel's ``prepare_batch``: every learner of the batch's fresh events, locked sorted."""
-    return await state.lock_learners(conn, [lr for event, _ in events if (lr := learner_of(event)) is not None])
+async def lock_batch(conn: Conn, events: Sequence[tuple[Event, Envelope]]) -> LearnerBatch:
+    """The kernel's ``prepare_batch``: every learner of the batch's fresh events, locked sorted, and
+    every learner-offering they concern recorded, in one statement each."""
+    locked = await state.lock_learners(conn, [lr for event, _ in events if (lr := learner_of(event)) is not None])
+    recorded = {
+        (lr, offering)
+        for event, _ in events
+        if (lr := learner_of(event)) is not None and isinstance(offering := getattr(event, "offering_id", None), str)
+    }
+    await state.touch_learner_offerings(conn, recorded)
+    return LearnerBatch(locked.learner_ids, recorded=frozenset(recorded))
+
+
+async def evaluate_batch(conn: Conn, store: EventStore, prepared: object) -> None:
+    """The kernel's ``finish_batch``: re-evaluate every learner-offering the batch touched, at once."""
+    if isinstance(prepared, LearnerBatch) and prepared.touched:
+        await reevaluate_many(conn, store, prepared.touched)
 
 
 LEARNER_CONCURRENCY = 4  # transactions per fetched batch of the learner-keyed consumers (docs/architecture.md)
@@ -245,6 +295,7 @@ def consumer_specs() -> list[ConsumerSpec]:
             Subscription("credential", "enrolment"),
             enrolment,
             prepare_batch=lock_batch,
+            finish_batch=evaluate_batch,
             partition_key=learner_of,
             concurrency=LEARNER_CONCURRENCY,
         ),
@@ -252,6 +303,7 @@ def consumer_specs() -> list[ConsumerSpec]:
             Subscription("credential", "assessment"),
             assessment,
             prepare_batch=lock_batch,
+            finish_batch=evaluate_batch,
             partition_key=learner_of,
             concurrency=LEARNER_CONCURRENCY,
         ),

@@ -105,7 +105,6 @@ class OfferingEvaluationsView(BaseModel):
     learners: list[LearnerStandingView]
 
 
-
 @router.get("/learners/{learner_id}/awards", response_model=LearnerAwardsView)
 async def learner_awards(learner_id: str, request: Request, principal: Principal = Depends(reader)) -> dict[str, Any]:
     """The learner's awards and pathway awards with their lineage (learner: own; staff: those of

@@ -79,7 +79,6 @@ def _context(request: Request) -> PagesContext:
     return context
 
 
-
 def _translator(request: Request, lang: str | None) -> Translator:
     return Translator(negotiate(lang, request.headers.get("accept-language")))
 

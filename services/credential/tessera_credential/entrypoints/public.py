@@ -92,7 +92,6 @@ def _context(request: Request) -> IssuanceContext:
     return context
 
 
-
 def _not_found(what: str) -> HTTPException:
     return HTTPException(404, f"{what} not found")
 

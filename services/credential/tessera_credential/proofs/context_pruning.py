@@ -43,36 +43,11 @@ import orjson
 import pyoxigraph as ox
 
 from .contexts import ContextLoader
-from .jsonld_document import rewrite_contexts
+from .jsonld_document import KEYWORDS, rewrite_contexts
 
 _DEFINITION_KEYS = frozenset({"@id", "@type", "@container", "@context"})
 _TYPE_KEYWORDS = frozenset({"@id", "@json", "@none", "@vocab"})
-_KEYWORDS = frozenset(
-    {
-        "@base",
-        "@container",
-        "@direction",
-        "@graph",
-        "@id",
-        "@import",
-        "@included",
-        "@index",
-        "@json",
-        "@language",
-        "@list",
-        "@nest",
-        "@none",
-        "@prefix",
-        "@propagate",
-        "@protected",
-        "@reverse",
-        "@set",
-        "@type",
-        "@value",
-        "@version",
-        "@vocab",
-    }
-)  # "@context" excluded: it cannot be aliased
+_KEYWORDS = KEYWORDS - {"@context"}  # "@context" excluded: it cannot be aliased
 _CONTAINERS = frozenset(
     tuple(sorted(c))
     for c in (
