@@ -92,7 +92,7 @@ class ConsumerSpec:
     handlers: Mapping[type[Event], Handler]
     policy: ConsumerPolicy = field(default_factory=ConsumerPolicy)
     prepare_batch: BatchHook | None = None
-    finish_batch: FinishHook | None = None  # runs only where prepare_batch ran (fresh handled events)
+    finish_batch: FinishHook | None = None  # runs where prepare_batch would (fresh events with a handler)
     partition_key: PartitionKey | None = None
     concurrency: int = 1  # transactions per fetched batch (needs partition_key); each holds a connection
 

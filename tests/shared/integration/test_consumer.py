@@ -382,3 +382,163 @@ async def test_partitioned_batches_run_concurrently_keep_each_keys_order_and_fai
 
 async def _has_count(harness, thing_id, count):
     return (await harness.state()).get(thing_id, (0, 0))[1] >= count
+
+
+# ------------------------------------------------------------------- finish hook
+
+
+class Batch:
+    """What the batch hook returns: the fresh events' ns, and the ns its handlers appended to it."""
+
+    def __init__(self, ns):
+        self.ns = ns
+        self.handled: list[int] = []
+
+
+class Finish:
+    """A prepare_batch / finish_batch pair. The finish hook records what it got (committed or not),
+    then writes a row in the transaction — the batch's ns, those its handlers had appended, and the
+    things total it sees — and then fails if the batch holds an n of ``fail_on``."""
+
+    def __init__(self):
+        self.fail_on: set[int] = set()
+        self.prepared: list[Batch] = []  # every prepare_batch result
+        self.calls: list[tuple[Batch, list[int], object]] = []  # (prepared, its handled then, store)
+
+    async def prepare(self, conn, events):
+        batch = Batch([event.n for event, _ in events])
+        self.prepared.append(batch)
+        return batch
+
+    async def finish(self, conn, store, batch):
+        self.calls.append((batch, list(batch.handled) if isinstance(batch, Batch) else None, store))
+        await conn.execute(
+            "INSERT INTO finished (ns, handled, seen_total) SELECT $1, $2, coalesce(sum(total), 0) FROM things",
+            batch.ns,
+            batch.handled,
+        )
+        if bad := self.fail_on & set(batch.ns):
+            raise RuntimeError(f"cannot finish {sorted(bad)}")
+
+    def options(self):
+        return {"prepare_batch": self.prepare, "finish_batch": self.finish}
+
+    @staticmethod
+    async def committed(pool):
+        async with pool.acquire() as conn:
+            return [
+                (r["ns"], r["handled"], r["seen_total"])
+                for r in await conn.fetch("SELECT ns, handled, seen_total FROM finished ORDER BY id")
+            ]
+
+
+@pytest.fixture
+async def finish(harness):
+    async with harness.pool.acquire() as conn:
+        await conn.execute("CREATE TABLE finished (id serial PRIMARY KEY, ns int[], handled int[], seen_total bigint)")
+    original = harness.handle
+
+    async def handle(event, delivery):  # a handler that defers work to the finish hook
+        await original(event, delivery)
+        delivery.prepared.handled.append(event.n)
+
+    harness.handle = handle
+    return Finish()
+
+
+async def test_finish_batch_runs_once_per_fast_batch_after_its_handlers_and_commits_with_them(
+    harness, finish, monkeypatch
+):
+    spy = ModeSpy(monkeypatch)
+    envs = [envelope("a", n) for n in range(1, 61)]  # more than one fetch of 50: at least two batches
+    for e in envs:
+        await harness.publish(e.type, e.to_bytes())
+    consumer = harness.consumer(**finish.options())
+    await _run_until_idle(consumer)
+    assert spy.careful == 0
+    assert len(finish.prepared) >= 2
+    # once per batch, with the very object prepare_batch returned for it, after all of its handlers
+    assert len(finish.calls) == len(finish.prepared)
+    assert all(batch is prepared for (batch, _, _), prepared in zip(finish.calls, finish.prepared, strict=True))
+    assert all(handled == batch.ns for batch, handled, _ in finish.calls)
+    assert all(store is consumer.store for _, _, store in finish.calls)
+    # what it wrote committed with its batch, and it saw its handlers' writes: same transaction
+    rows = await finish.committed(harness.pool)
+    assert [ns for ns, _, _ in rows] == [batch.ns for batch in finish.prepared]
+    assert sorted(n for ns, _, _ in rows for n in ns) == list(range(1, 61))
+    running = 0
+    for ns, handled, seen_total in rows:
+        running += sum(ns)
+        assert handled == ns and seen_total == running
+    assert await harness.state() == {"a": (1830, 60)}
+
+    # a batch of duplicates only: no fresh event had a handler, so no finish
+    finish.calls.clear()
+    for e in envs[:5]:
+        await harness.publish(e.type, e.to_bytes())
+    await _run_until_idle(harness.consumer(**finish.options()))
+    assert finish.calls == []
+    assert spy.careful == 0
+    assert len(await finish.committed(harness.pool)) == len(rows)
+    assert await harness.state() == {"a": (1830, 60)}
+
+
+async def test_a_failing_finish_batch_fails_only_its_message_in_the_careful_redo(harness, finish, monkeypatch):
+    spy = ModeSpy(monkeypatch)
+    finish.fail_on = {5}
+    envs = [envelope("a", n) for n in (1, 2, 3, 4, 5, 6)]
+    for e in envs:
+        await harness.publish(e.type, e.to_bytes())
+    consumer = harness.consumer(max_deliver=2, **finish.options())
+    await _run_until_idle(consumer, lambda: _dead_count(harness.pool, 1))
+    assert spy.careful >= 2  # the fast attempt's redo, then the redelivery of 5 (careful at once)
+    # fast (whole batch, failed), careful redo (once per message, its own prepared), redelivery of 5
+    assert [batch.ns for batch, _, _ in finish.calls] == [[1, 2, 3, 4, 5, 6], [1], [2], [3], [4], [5], [6], [5]]
+    assert all(batch is prepared for (batch, _, _), prepared in zip(finish.calls, finish.prepared, strict=True))
+    assert [handled for _, handled, _ in finish.calls] == [[1, 2, 3, 4, 5, 6], [1], [2], [3], [4], [5], [6], [5]]
+    # the good messages and their finish commit; nothing of 5 (handler nor finish) nor of the fast attempt
+    assert await finish.committed(harness.pool) == [
+        ([1], [1], 1),
+        ([2], [2], 3),
+        ([3], [3], 6),
+        ([4], [4], 10),
+        ([6], [6], 16),
+    ]
+    assert await harness.state() == {"a": (16, 5)}
+    assert harness.attempts.count(5) == 3  # its handler ran each time; its finish undid it
+    [dead] = await list_dead_letters(harness.pool)
+    assert dead["delivery_count"] == 2 and dead["error"] == "RuntimeError: cannot finish [5]"
+    assert dead["event_id"] == envs[4].id
+    assert await _inbox(harness.pool) == {e.id for e in envs if e.data["n"] != 5}
+
+
+async def test_redrive_runs_finish_batch_for_its_message(harness, finish):
+    finish.fail_on = {7}
+    env = envelope("r", 7)
+    await harness.publish(env.type, env.to_bytes())
+    consumer = harness.consumer(max_deliver=1, **finish.options())
+    await _run_until_idle(consumer, lambda: _dead_count(harness.pool, 1))
+    assert await finish.committed(harness.pool) == []
+
+    # still broken: the redrive fails in the finish hook, and leaves nothing of it behind
+    finish.calls.clear()
+    assert await consumer.redrive() == {"redriven": 0, "failed": 1}
+    assert [batch.ns for batch, _, _ in finish.calls] == [[7]]
+    assert await finish.committed(harness.pool) == []
+    assert "r" not in await harness.state()
+    [dead] = await list_dead_letters(harness.pool)
+    async with harness.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT redrive_error FROM dead_letters WHERE id = $1", dead["id"]) == (
+            "RuntimeError: cannot finish [7]"
+        )
+
+    # the fix ships: the redrive runs the finish hook once, after the handler, with its own prepared
+    finish.fail_on = set()
+    finish.calls.clear()
+    finish.prepared.clear()
+    assert await consumer.redrive() == {"redriven": 1, "failed": 0}
+    [(batch, handled, store)] = finish.calls
+    assert batch is finish.prepared[0] and batch.ns == [7] and handled == [7] and store is consumer.store
+    assert await finish.committed(harness.pool) == [([7], [7], 7)]
+    assert (await harness.state())["r"] == (7, 1)
+    assert await list_dead_letters(harness.pool) == []
