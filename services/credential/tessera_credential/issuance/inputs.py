@@ -15,7 +15,7 @@ the queue row is retried later, never issued with a gap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -146,32 +146,70 @@ def _institution_ref(
     )
 
 
-async def micro_credential_inputs(conn: Conn, dids: DidWeb, award: AwardRow) -> MicroCredentialInputs:
-    definition_json = await conn.fetchval(
-        "SELECT definition FROM award_definitions WHERE micro_credential_id = $1 AND version = $2",
-        award.micro_credential_id,
-        award.micro_credential_version,
+Bodies = tuple[str, tuple[str, ...], dict[str, InstitutionRef]]  # issuer, co-awarders, their profiles
+
+
+@dataclass
+class SharedInputs:
+    """What a batch's credentials share, read (and validated) once per batch transaction: a batch's
+    awards are mostly of one micro-credential version, with the same awarding bodies. Learner
+    profiles are fetched for the whole batch at once (:meth:`prefetch_learners`)."""
+
+    definitions: dict[tuple[str, int], MicroCredentialDefinition] = field(default_factory=dict)
+    bodies: dict[tuple[str, str, int], Bodies] = field(default_factory=dict)  # by definition
+    learners: dict[str, LearnerProfile] = field(default_factory=dict)
+
+    async def prefetch_learners(self, conn: Conn, learner_ids: list[str]) -> None:
+        missing = sorted(set(learner_ids) - set(self.learners))
+        if missing:
+            for r in await conn.fetch(
+                "SELECT learner_id, profile FROM award_learners WHERE learner_id = ANY($1::text[])", missing
+            ):
+                if r["profile"] is not None:
+                    self.learners[r["learner_id"]] = LearnerProfile.model_validate(r["profile"])
+
+    async def definition(self, conn: Conn, mc_id: str, version: int) -> MicroCredentialDefinition:
+        key = (mc_id, version)
+        if key not in self.definitions:
+            definition_json = await conn.fetchval(
+                "SELECT definition FROM award_definitions WHERE micro_credential_id = $1 AND version = $2",
+                mc_id,
+                version,
+            )
+            if definition_json is None:
+                raise MissingInput(f"definition of {mc_id} v{version} not received yet")
+            self.definitions[key] = MicroCredentialDefinition.model_validate(definition_json)
+        return self.definitions[key]
+
+    async def learner(self, conn: Conn, learner_id: str) -> LearnerProfile:
+        if learner_id not in self.learners:
+            await self.prefetch_learners(conn, [learner_id])
+        if learner_id not in self.learners:
+            raise MissingInput(f"profile of learner {learner_id} not received yet")
+        return self.learners[learner_id]
+
+    async def awarding_bodies(
+        self, conn: Conn, dids: DidWeb, definition: tuple[str, str, int], partners: tuple[PartnerProfile, ...]
+    ) -> Bodies:
+        """The awarding bodies of ``definition`` (kind, id, version), whose partners are ``partners``."""
+        if definition not in self.bodies:
+            self.bodies[definition] = await _awarding_bodies(conn, dids, partners)
+        return self.bodies[definition]
+
+
+async def micro_credential_inputs(
+    conn: Conn, dids: DidWeb, award: AwardRow, shared: SharedInputs | None = None
+) -> MicroCredentialInputs:
+    shared = shared if shared is not None else SharedInputs()
+    definition = await shared.definition(conn, award.micro_credential_id, award.micro_credential_version)
+    learner = await shared.learner(conn, award.learner_id)
+    issuer_id, co_awarders, institutions = await shared.awarding_bodies(
+        conn, dids, ("micro_credential", award.micro_credential_id, award.micro_credential_version), definition.partners
     )
-    if definition_json is None:
-        raise MissingInput(
-            f"definition of {award.micro_credential_id} v{award.micro_credential_version} not received yet"
-        )
-    definition = MicroCredentialDefinition.model_validate(definition_json)
-    learner = await _learner(conn, award.learner_id)
-    issuer_id, co_awarders, institutions = await _awarding_bodies(conn, dids, definition.partners)
     return MicroCredentialInputs(award, definition, learner, issuer_id, co_awarders, institutions)
 
 
-async def _learner(conn: Conn, learner_id: str) -> LearnerProfile:
-    profile = await conn.fetchval("SELECT profile FROM award_learners WHERE learner_id = $1", learner_id)
-    if profile is None:
-        raise MissingInput(f"profile of learner {learner_id} not received yet")
-    return LearnerProfile.model_validate(profile)
-
-
-async def _awarding_bodies(
-    conn: Conn, dids: DidWeb, partners: tuple[PartnerProfile, ...]
-) -> tuple[str, tuple[str, ...], dict[str, InstitutionRef]]:
+async def _awarding_bodies(conn: Conn, dids: DidWeb, partners: tuple[PartnerProfile, ...]) -> Bodies:
     """(issuer = the coordinator, the other awarding partners in the definition's order, their profiles)."""
     issuer_id = next(p.institution_id for p in partners if PartnerRole.COORDINATOR in p.roles)
     co_awarders = tuple(
@@ -241,7 +279,10 @@ async def pathway_awards(conn: Conn, award_ids: list[str]) -> dict[str, PathwayA
     }
 
 
-async def pathway_inputs(conn: Conn, dids: DidWeb, award: PathwayAwardRow) -> PathwayInputs:
+async def pathway_inputs(
+    conn: Conn, dids: DidWeb, award: PathwayAwardRow, shared: SharedInputs | None = None
+) -> PathwayInputs:
+    shared = shared if shared is not None else SharedInputs()
     definition_json = await conn.fetchval(
         "SELECT definition FROM award_pathways WHERE pathway_id = $1 AND version = $2",
         award.pathway_id,
@@ -250,7 +291,7 @@ async def pathway_inputs(conn: Conn, dids: DidWeb, award: PathwayAwardRow) -> Pa
     if definition_json is None:
         raise MissingInput(f"definition of pathway {award.pathway_id} v{award.pathway_version} not received yet")
     definition = PathwayDefinition.model_validate(definition_json)
-    learner = await _learner(conn, award.learner_id)
+    learner = await shared.learner(conn, award.learner_id)
     # Each constituent as it stands now: a superseded constituent counts through its successor.
     rows = await conn.fetch(
         """WITH RECURSIVE chain(start, award_id, depth) AS (
@@ -270,5 +311,7 @@ async def pathway_inputs(conn: Conn, dids: DidWeb, award: PathwayAwardRow) -> Pa
         if row is None or row["document"] is None or row["status"] != "active":
             raise MissingInput(f"no active credential for constituent award {constituent} yet")
         credentials.append(row["document"])
-    issuer_id, co_awarders, institutions = await _awarding_bodies(conn, dids, definition.partners)
+    issuer_id, co_awarders, institutions = await shared.awarding_bodies(
+        conn, dids, ("pathway", award.pathway_id, award.pathway_version), definition.partners
+    )
     return PathwayInputs(award, definition, learner, issuer_id, co_awarders, institutions, tuple(credentials))

@@ -350,19 +350,23 @@ class IssuancePipeline:
         failures: dict[str, str] = {}
         to_sign: set[str] = set()  # status lists that got entries: new ones are signed before commit
         planned: list[_Planned] = []
-        for head_id, lineage in sorted(heads.items()):
-            if lineage[-1].status == "active" and head_id not in existing:
-                try:
-                    planned.append(await self._plan_micro_credential(conn, lineage, existing))
-                except MissingInput as exc:
-                    failures[head_id] = str(exc)
+        shared = inputs.SharedInputs()
+        to_issue = [h for h, lineage in sorted(heads.items()) if lineage[-1].status == "active" and h not in existing]
+        await shared.prefetch_learners(
+            conn, [heads[h][-1].learner_id for h in to_issue] + [pw.learner_id for pw in pathway_awards.values()]
+        )
+        for head_id in to_issue:
+            try:
+                planned.append(await self._plan_micro_credential(conn, heads[head_id], existing, shared))
+            except MissingInput as exc:
+                failures[head_id] = str(exc)
         failures.update(await self._issue(conn, planned, existing, now, result, reservations, cause_of, to_sign))
         # pathways second: they bundle the micro-credentials, including those issued just now
         planned = []
         for award_id, pw in sorted(pathway_awards.items()):
             if pw.status == "active" and award_id not in existing:
                 try:
-                    planned.append(await self._plan_pathway(conn, pw))
+                    planned.append(await self._plan_pathway(conn, pw, shared))
                 except MissingInput as exc:
                     failures[award_id] = str(exc)
         failures.update(await self._issue(conn, planned, existing, now, result, reservations, cause_of, to_sign))
@@ -455,10 +459,10 @@ class IssuancePipeline:
     # ------------------------------------------------------------------------------ planning
 
     async def _plan_micro_credential(
-        self, conn: Conn, lineage: list[AwardRow], existing: dict[str, CredentialRow]
+        self, conn: Conn, lineage: list[AwardRow], existing: dict[str, CredentialRow], shared: inputs.SharedInputs
     ) -> _Planned:
         head = lineage[-1]
-        g = await inputs.micro_credential_inputs(conn, self.dids, head)
+        g = await inputs.micro_credential_inputs(conn, self.dids, head, shared)
         mc_id, version = head.micro_credential_id, head.micro_credential_version
         # the nearest older award of the lineage that has a credential: the one this supersedes
         predecessor = next(
@@ -494,8 +498,8 @@ class IssuancePipeline:
             predecessor_id=predecessor,
         )
 
-    async def _plan_pathway(self, conn: Conn, award: inputs.PathwayAwardRow) -> _Planned:
-        g = await inputs.pathway_inputs(conn, self.dids, award)
+    async def _plan_pathway(self, conn: Conn, award: inputs.PathwayAwardRow, shared: inputs.SharedInputs) -> _Planned:
+        g = await inputs.pathway_inputs(conn, self.dids, award, shared)
         pathway_id, version = award.pathway_id, award.pathway_version
         salt = secrets.token_urlsafe(18)
         explanation = Explanation.model_validate(award.explanation) if award.explanation is not None else None
