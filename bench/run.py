@@ -285,6 +285,7 @@ async def steady_load(
         log(f"steady load ({prefix}): {len(plan)} single results at {rate}/s, completing {len(learners)} learners")
         headers = {c: api.headers(scenario.assessor(scenario.TEACHER[c])) for c in components}
         sent: dict[tuple[str, str], tuple[float, float, int]] = {}
+        errors: dict[str, int] = {}
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
         async with httpx.AsyncClient(base_url=cluster.url("assessment"), limits=limits, timeout=60) as client:
 
@@ -297,8 +298,9 @@ async def steady_load(
                         component,
                         scenario.grade_of(cohort, learner_id, component),
                     )
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:  # counted as status -1, its kind in "errors"
                     sent[(learner_id, component)] = (time.time(), time.time(), -1)
+                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
 
             tasks = []
             start = time.perf_counter()
@@ -313,15 +315,17 @@ async def steady_load(
         await scenario.wait_published(pools["credential"], target, before, deadline)
         times: dict[str, tuple[float, float]] = {}
 
+        mine = {x: [v for (lr, _), v in sent.items() if lr == x] for x in learners}
+        accepted = [x for x in learners if all(v[2] == 201 for v in mine[x])]  # a refused result completes no one
+
         async def all_in() -> bool:
             nonlocal times
             times = await scenario.credential_times(pools["credential"], target)
-            return all(x in times for x in learners)
+            return all(x in times for x in accepted)
 
         with contextlib.suppress(DemoError):
             await until(all_in, "every steady-load credential", deadline, 0.25)
-        mine = {x: [v for (lr, _), v in sent.items() if lr == x] for x in learners}
-        ok = [x for x in learners if x in times and all(v[2] == 201 for v in mine[x])]
+        ok = [x for x in accepted if x in times]
         completed = {x: max(v[1] for v in mine[x]) for x in ok}  # the learner's last answer
         latencies = [(times[x][1] - completed[x]) * 1000 for x in ok]
         http_ms = [(v[1] - v[0]) * 1000 for v in sent.values() if v[2] == 201]
@@ -337,6 +341,7 @@ async def steady_load(
             "results": len(plan),
             "learners_completed": len(learners),
             "statuses": statuses,
+            "errors": errors,
             "credentials": len(ok),
             "result_http_latency": latency_summary(http_ms),
             "result_to_credential": latency_summary(latencies),

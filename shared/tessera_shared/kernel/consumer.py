@@ -22,7 +22,8 @@ message inside its savepoint otherwise): work the handlers deferred — e.g. re-
 touched aggregate once per batch, set-based, instead of once per event — commits with them or not
 at all, and a failure in it counts as the batch's (or, careful, that message's) failure.
 With ``ConsumerSpec.partition_key`` and ``concurrency`` > 1 a fetched batch is split by key into
-up to ``concurrency`` groups (one key → one group, order kept) handled concurrently, each in its own
+up to ``concurrency`` groups (one key → one group, order kept; a batch of fewer than
+``partition_threshold`` events stays whole) handled concurrently, each in its own
 transaction on its own pooled connection and acknowledged after its own commit. Outcomes:
 
 * handled or duplicate → ack after commit;
@@ -95,6 +96,10 @@ class ConsumerSpec:
     finish_batch: FinishHook | None = None  # runs where prepare_batch would (fresh events with a handler)
     partition_key: PartitionKey | None = None
     concurrency: int = 1  # transactions per fetched batch (needs partition_key); each holds a connection
+    # A fetched batch of fewer events is handled in one transaction: partitions overlap the round
+    # trips of big batches, but for a trickle of events their fixed cost each (inbox, locks, loads)
+    # would dominate.
+    partition_threshold: int = 0
 
     @property
     def name(self) -> str:
@@ -260,7 +265,7 @@ class Consumer:
         """Up to ``concurrency`` groups: one key's events in one group, in their order; keys are
         dealt round-robin in order of first appearance; no key (or malformed) → the first group."""
         key_of = self.spec.partition_key
-        if self.concurrency <= 1 or key_of is None or len(items) <= 1:
+        if self.concurrency <= 1 or key_of is None or len(items) <= 1 or len(items) < self.spec.partition_threshold:
             return [items]
         groups: list[list[_Item]] = [[] for _ in range(self.concurrency)]
         slot: dict[str, int] = {}

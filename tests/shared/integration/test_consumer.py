@@ -345,6 +345,22 @@ async def test_redrive_runs_the_batch_hook_for_its_message(harness, prepared_tab
     assert await prepare.committed(harness.pool) == [[7]]
 
 
+async def test_a_batch_below_the_partition_threshold_stays_one_transaction(harness):
+    harness.slow = 0.01
+    few = [envelope(f"t{i}", i + 1) for i in range(5)]  # five keys, fewer events than the threshold
+    for e in few:
+        await harness.publish(e.type, e.to_bytes())
+    options = {"partition_key": lambda event: event.thing_id, "concurrency": 3, "partition_threshold": 10}
+    await _run_until_idle(harness.consumer(**options))
+    assert harness.max_active == 1  # handled one after the other, in one group
+    assert await harness.state() == {e.data["thing_id"]: (e.data["n"], 1) for e in few}
+    many = [envelope(f"t{i % 6}", i + 10) for i in range(30)]  # one fetch of 30 >= 10: partitioned
+    for e in many:
+        await harness.publish(e.type, e.to_bytes())
+    await _run_until_idle(harness.consumer(**options))
+    assert harness.max_active > 1
+
+
 async def test_partitioned_batches_run_concurrently_keep_each_keys_order_and_fail_per_group(harness):
     ordered: dict[str, list[int]] = {}
     original = harness.handle

@@ -269,6 +269,9 @@ async def evaluate_batch(conn: Conn, store: EventStore, prepared: object) -> Non
 
 
 LEARNER_CONCURRENCY = 4  # transactions per fetched batch of the learner-keyed consumers (docs/architecture.md)
+# Fewer events than this (a steady trickle) stay in one transaction: each partition pays the batch's
+# fixed statements (inbox, locks, one load per table, writes) again.
+LEARNER_PARTITION_THRESHOLD = 32
 
 
 def consumer_specs() -> list[ConsumerSpec]:
@@ -298,6 +301,7 @@ def consumer_specs() -> list[ConsumerSpec]:
             finish_batch=evaluate_batch,
             partition_key=learner_of,
             concurrency=LEARNER_CONCURRENCY,
+            partition_threshold=LEARNER_PARTITION_THRESHOLD,
         ),
         ConsumerSpec(
             Subscription("credential", "assessment"),
@@ -306,5 +310,6 @@ def consumer_specs() -> list[ConsumerSpec]:
             finish_batch=evaluate_batch,
             partition_key=learner_of,
             concurrency=LEARNER_CONCURRENCY,
+            partition_threshold=LEARNER_PARTITION_THRESHOLD,
         ),
     ]
