@@ -138,3 +138,33 @@ async def test_a_failing_evaluation_rolls_back_the_batchs_facts_with_it(servers,
         # nothing of the batch remains: neither the facts nor an award (the kernel then redoes it)
         assert await rows(svc, "SELECT 1 FROM award_results WHERE learner_id = 'eve'") == []
         assert await awards_of(svc, "eve") == []
+
+
+async def test_of_two_editions_completed_in_one_batch_the_one_completed_first_awards(servers, namespace, tokens):
+    a = Assessment()
+    async with credential_service(servers, namespace, tokens) as svc:
+        await two_editions(servers, namespace, svc, ["fay"])
+        a_results = a.passes("fay", "off-a")
+        b_results = a.passes("fay", "off-b")
+        # off-a is touched first but completed last: one by one, off-b (completed first) would award
+        await run_batch(svc, [a_results[0], *b_results, *a_results[1:]])
+        [award] = [x for x in await awards_of(svc, "fay") if x["status"] == "active"]
+        assert award["offering_id"] == "off-b"
+        held = await evaluation_of(svc, "fay", "off-a")
+        assert held is not None and held["outcome"] == "held_via_other_offering"
+
+
+async def test_a_stale_event_neither_becomes_the_cause_nor_reorders(servers, namespace, tokens):
+    a = Assessment()
+    async with credential_service(servers, namespace, tokens) as svc:
+        await two_editions(servers, namespace, svc, ["gus"])
+        first = a.record("gus", "off-a", "C1", 0.9)
+        newer = a.correct("gus", "off-a", "C1", 0.8)
+        rest = a.passes("gus", "off-a")[1:]
+        # the older C1 event comes last: the ordering guard ignores it, and the cause stays the
+        # last event that changed a fact
+        prepared = await run_batch(svc, [newer, *rest, first])
+        assert prepared.touched[("gus", "off-a")].event_id == rest[-1].id
+        [award] = await awards_of(svc, "gus")
+        [caused_by] = await rows(svc, "SELECT caused_by FROM awards WHERE award_id = $1::uuid", award["award_id"])
+        assert caused_by["caused_by"] == rest[-1].id

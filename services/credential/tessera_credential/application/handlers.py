@@ -93,10 +93,19 @@ async def _record(d: Delivery, learner_id: str, offering_id: str) -> None:
         await state.touch_learner_offerings(d.conn, [(learner_id, offering_id)])
 
 
-async def _reevaluate(d: Delivery, learner_id: str, offering_id: str) -> None:
-    """At the end of the batch if the hook prepared one, else now."""
+async def _reevaluate(d: Delivery, learner_id: str, offering_id: str, *, changed: bool = True) -> None:
+    """At the end of the batch if the hook prepared one, else now.
+
+    ``changed``: the event changed a stored fact. Only such an event becomes the learner-offering's
+    cause (what a revocation's time and trace come from) and moves it to the end of the batch's
+    order, so that learner-offerings are decided in the order their facts last changed — as one
+    by one: of two editions of a version completed in one batch, the one completed first awards."""
+    key = (learner_id, offering_id)
     if isinstance(d.prepared, LearnerBatch):
-        d.prepared.touched[(learner_id, offering_id)] = cause(d)
+        touched = d.prepared.touched
+        if changed or key not in touched:
+            touched.pop(key, None)
+            touched[key] = cause(d)
     else:
         await reevaluate(d.conn, d.store, learner_id, [offering_id], cause(d))
 
@@ -182,7 +191,8 @@ async def on_enrolment(event: EnrolmentEvent, d: Delivery) -> None:
     status = later_status(before, _STATUS[type(event)])
     if isinstance(event, EnrolmentAdmitted) and admitted_at is None:
         admitted_at = pos.at
-    if current is None or status != before or admitted_at != current[1]:
+    changed = current is None or status != before or admitted_at != current[1]
+    if changed:
         await state.save_enrolment(
             d.conn,
             enrolment_id=event.enrolment_id,
@@ -194,7 +204,7 @@ async def on_enrolment(event: EnrolmentEvent, d: Delivery) -> None:
             admitted_at=admitted_at,
             pos=pos,
         )
-    await _reevaluate(d, event.learner_id, event.offering_id)
+    await _reevaluate(d, event.learner_id, event.offering_id, changed=changed)
 
 
 # ----------------------------------------------------------------------------------- assessment
@@ -218,11 +228,12 @@ async def on_result(event: ResultRecorded | ResultCorrected | ResultWithdrawn, d
         attempt=event.attempt,
         pos=pos,
     )
-    if current is None or pos.is_after(current[2]):
+    newer = current is None or pos.is_after(current[2])
+    if newer:
         unchanged = current is not None and states_the_same(current[0], event.effective)
         fact_at = current[1] if current is not None and unchanged else pos.at
         await state.save_result(d.conn, learner, offering, component, event.effective, fact_at, pos)
-    await _reevaluate(d, learner, offering)
+    await _reevaluate(d, learner, offering, changed=newer)
 
 
 async def on_attendance(event: AttendanceRecorded, d: Delivery) -> None:
@@ -232,10 +243,11 @@ async def on_attendance(event: AttendanceRecorded, d: Delivery) -> None:
     await _record(d, learner, offering)
     percentage = decimal_of(event.percentage)
     current = await state.current_attendance(d.conn, learner, offering, component)
-    if current is None or attendance_is_newer(event.period_end, pos, current[1], current[3]):
+    newer = current is None or attendance_is_newer(event.period_end, pos, current[1], current[3])
+    if newer:
         fact_at = current[2] if current is not None and current[0] == percentage else pos.at
         await state.save_attendance(d.conn, learner, offering, component, percentage, event.period_end, fact_at, pos)
-    await _reevaluate(d, learner, offering)
+    await _reevaluate(d, learner, offering, changed=newer)
 
 
 # ------------------------------------------------------------------------------------ consumers

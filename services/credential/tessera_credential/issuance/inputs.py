@@ -153,20 +153,20 @@ Bodies = tuple[str, tuple[str, ...], dict[str, InstitutionRef]]  # issuer, co-aw
 class SharedInputs:
     """What a batch's credentials share, read (and validated) once per batch transaction: a batch's
     awards are mostly of one micro-credential version, with the same awarding bodies. Learner
-    profiles are fetched for the whole batch at once (:meth:`prefetch_learners`)."""
+    profiles are fetched for the whole batch at once (:meth:`prefetch_learners`), validated per award."""
 
     definitions: dict[tuple[str, int], MicroCredentialDefinition] = field(default_factory=dict)
     bodies: dict[tuple[str, str, int], Bodies] = field(default_factory=dict)  # by definition
-    learners: dict[str, LearnerProfile] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # as stored, not validated
 
     async def prefetch_learners(self, conn: Conn, learner_ids: list[str]) -> None:
-        missing = sorted(set(learner_ids) - set(self.learners))
+        missing = sorted(set(learner_ids) - set(self.profiles))
         if missing:
+            self.profiles.update(dict.fromkeys(missing))
             for r in await conn.fetch(
                 "SELECT learner_id, profile FROM award_learners WHERE learner_id = ANY($1::text[])", missing
             ):
-                if r["profile"] is not None:
-                    self.learners[r["learner_id"]] = LearnerProfile.model_validate(r["profile"])
+                self.profiles[r["learner_id"]] = r["profile"]
 
     async def definition(self, conn: Conn, mc_id: str, version: int) -> MicroCredentialDefinition:
         key = (mc_id, version)
@@ -182,11 +182,12 @@ class SharedInputs:
         return self.definitions[key]
 
     async def learner(self, conn: Conn, learner_id: str) -> LearnerProfile:
-        if learner_id not in self.learners:
-            await self.prefetch_learners(conn, [learner_id])
-        if learner_id not in self.learners:
+        """Validated here, per award: one learner's bad profile is that award's problem only."""
+        await self.prefetch_learners(conn, [learner_id])
+        profile = self.profiles[learner_id]
+        if profile is None:
             raise MissingInput(f"profile of learner {learner_id} not received yet")
-        return self.learners[learner_id]
+        return LearnerProfile.model_validate(profile)
 
     async def awarding_bodies(
         self, conn: Conn, dids: DidWeb, definition: tuple[str, str, int], partners: tuple[PartnerProfile, ...]

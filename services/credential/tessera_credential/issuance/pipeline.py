@@ -352,8 +352,9 @@ class IssuancePipeline:
         planned: list[_Planned] = []
         shared = inputs.SharedInputs()
         to_issue = [h for h, lineage in sorted(heads.items()) if lineage[-1].status == "active" and h not in existing]
+        to_issue_pathways = [pw for a, pw in pathway_awards.items() if pw.status == "active" and a not in existing]
         await shared.prefetch_learners(
-            conn, [heads[h][-1].learner_id for h in to_issue] + [pw.learner_id for pw in pathway_awards.values()]
+            conn, [heads[h][-1].learner_id for h in to_issue] + [pw.learner_id for pw in to_issue_pathways]
         )
         for head_id in to_issue:
             try:
