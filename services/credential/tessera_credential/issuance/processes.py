@@ -8,8 +8,9 @@ they start, so the first batches after a start do not wait for them):
 * ``forkserver`` context (``spawn`` where there is none), never ``fork``: the service's process has
   an event loop, threads and open sockets that a forked child must not inherit. The fork server
   is a fresh interpreter that imports this module once (its preload); workers fork from it;
-* the workers run at nice :data:`NICENESS` (0: an even share with the service's own process; see
-  the constant for why not lower);
+* the workers run at nice :data:`NICENESS` (10): signing yields the CPU to the service's own
+  process (HTTP, the awarding consumers that feed the queue); on an otherwise idle machine it
+  gets all of it anyway;
 * each worker is warmed once by :func:`warm` (the vendored JSON-LD contexts, the JSON Schema
   validators, one canonicalisation) when the pool starts, i.e. when the service starts, so the
   first batch does not pay for it; workers ignore SIGINT (the service shuts the pool down itself)
@@ -132,11 +133,11 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-# Signing shares the CPU evenly with the service's own process. At nice 10 it yielded to HTTP and the
-# consumers, but under a steady load that saturates the machine it starved: awards queued for
-# seconds unsigned (result → credential p50 0.85 s, p99 3.2 s at nice 10; 0.64 / 1.5 s at 0 —
-# docs/benchmarks.md). Credentials are the product; the queue must not grow behind its feeders.
-NICENESS = 0
+# Signing is background work: the service's own process (HTTP, the consumers that feed the queue)
+# goes first. Tried at 0 (an even share): under a saturating steady load the results' HTTP answers
+# then took seconds and throughput fell, for a shorter wait of the awards in the queue
+# (docs/credential-keys-and-status.md).
+NICENESS = 10
 # The fork server is shared by every pool of the process (/verify's engine names the same server):
 # whichever pool starts first decides what it imports, so both pools' code is named here.
 FORKSERVER_PRELOAD = ["tessera_credential.issuance.processes", "tessera_credential.verification.engine"]
