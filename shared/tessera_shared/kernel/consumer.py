@@ -61,8 +61,6 @@ from tessera_shared.kernel.nats import ConsumerPolicy, provision_subscription
 
 log = structlog.get_logger(__name__)
 
-FETCH_LINGER_SECONDS = 0.01  # how long a batch waits for more once its first message is there
-
 
 @dataclass(frozen=True)
 class Delivery:
@@ -206,7 +204,7 @@ class Consumer:
         try:
             while not self._stopping.is_set():
                 try:
-                    msgs = await self._fetch(psub)
+                    msgs = await psub.fetch(self.batch_size, timeout=1.0)
                 except (FetchTimeoutError, TimeoutError):
                     continue
                 except Exception as exc:  # NATS reconnecting: keep trying
@@ -218,17 +216,6 @@ class Consumer:
             self.ready = False
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
-
-    async def _fetch(self, psub: JetStreamContext.PullSubscription) -> list[Msg]:
-        """The next batch, as soon as there is a message: wait (up to a second) for the first, then
-        take what else the server has, lingering at most ``FETCH_LINGER_SECONDS``. One fetch of the
-        whole batch would, when nothing is pending, leave a pull open on the server that keeps
-        filling for its whole timeout: under a trickle of events, up to a second of latency."""
-        msgs = await psub.fetch(1, timeout=1.0)
-        if self.batch_size > 1:
-            with contextlib.suppress(FetchTimeoutError, TimeoutError):
-                msgs += await psub.fetch(self.batch_size - 1, timeout=FETCH_LINGER_SECONDS)
-        return msgs
 
     def stop(self) -> None:
         self._stopping.set()
