@@ -14,8 +14,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -112,6 +113,70 @@ def _metadata(ctx: MessageContext) -> dict[str, Any]:
 _COLUMNS = "global_position, event_id, stream_id, stream_version, event_type, data, metadata, recorded_at"
 
 
+@dataclass
+class AppendRows:
+    """Events and their outbox rows as the columns of the kernel's insert statements."""
+
+    recorded_at: datetime
+    event_ids: list[str] = field(default_factory=list)
+    stream_ids: list[str] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    data: list[dict[str, Any]] = field(default_factory=list)
+    metadata: list[dict[str, Any]] = field(default_factory=list)
+    outbox_ids: list[str] = field(default_factory=list)
+    outbox_types: list[str] = field(default_factory=list)
+    outbox_bodies: list[bytes] = field(default_factory=list)
+
+    def add(self, event: StoredEvent, source: str | None) -> None:
+        """One event; ``source`` (the CloudEvents source) when it is published, i.e. has an outbox row."""
+        self.event_ids.append(event.event_id)
+        self.stream_ids.append(event.stream_id)
+        self.versions.append(event.stream_version)
+        self.types.append(event.event_type)
+        self.data.append(event.data)
+        self.metadata.append(event.metadata)
+        if source is not None:
+            self.outbox_ids.append(event.event_id)
+            self.outbox_types.append(event.event_type)
+            self.outbox_bodies.append(event.envelope(source).to_bytes())
+
+    def event_columns(self) -> tuple[Any, ...]:
+        """The parameters of :func:`insert_events_sql`, in order."""
+        return self.event_ids, self.stream_ids, self.versions, self.types, self.data, self.metadata, self.recorded_at
+
+    def outbox_columns(self) -> tuple[Any, ...]:
+        """The parameters of :func:`insert_outbox_sql`, in order."""
+        return self.outbox_ids, self.outbox_types, self.outbox_bodies
+
+
+def insert_events_sql(first: int) -> str:
+    """INSERT of :meth:`AppendRows.event_columns` as parameters ``$first`` … ``$first+6``."""
+    p = [f"${first + i}" for i in range(7)]
+    return f"""INSERT INTO events (event_id, stream_id, stream_version, event_type, data, metadata, recorded_at)
+        SELECT i::uuid, s, v, t, d, m, {p[6]}
+        FROM unnest({p[0]}::text[], {p[1]}::text[], {p[2]}::int[], {p[3]}::text[], {p[4]}::jsonb[], {p[5]}::jsonb[])
+             AS u(i, s, v, t, d, m)"""
+
+
+def insert_outbox_sql(first: int) -> str:
+    """INSERT of :meth:`AppendRows.outbox_columns` as parameters ``$first`` … ``$first+2``."""
+    return f"""INSERT INTO outbox (event_id, event_type, body)
+        SELECT i::uuid, t, b FROM unnest(${first}::text[], ${first + 1}::text[], ${first + 2}::bytea[]) AS u(i, t, b)"""
+
+
+@contextlib.contextmanager
+def conflicts(stream_id: str, expected_version: int | None) -> Iterator[None]:
+    """Around an insert of events: a duplicate event id is :class:`DuplicateEvent`; a taken
+    ``(stream_id, stream_version)`` — another writer appended first — is :class:`ConcurrencyError`."""
+    try:
+        yield
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "events_event_id_key":
+            raise DuplicateEvent(str(exc.detail)) from exc
+        raise ConcurrencyError(stream_id, expected_version) from exc
+
+
 class EventStore:
     def __init__(self, pool: asyncpg.Pool, *, source: str, service: str = "") -> None:
         self.pool = pool
@@ -123,75 +188,50 @@ class EventStore:
     ) -> list[StoredEvent]:
         return await self.append_many(conn, [Append(stream_id, expected_version, events)])
 
-    async def append_many(self, conn: Conn, appends: Sequence[Append]) -> list[StoredEvent]:
-        """Append to several streams in the caller's transaction, in one round trip per table."""
-        appends = [a for a in appends if a.events]
-        if not appends:
-            return []
-        ids = list({a.stream_id for a in appends})
-        current = {
-            r["stream_id"]: r["v"]
-            for r in await conn.fetch(
-                "SELECT stream_id, max(stream_version) AS v FROM events WHERE stream_id = ANY($1) GROUP BY 1",
-                ids,
-            )
-        }
+    def rows(self, appends: Sequence[Append], versions: dict[str, int]) -> AppendRows:
+        """The event and outbox rows of ``appends`` as statement columns, given each stream's current
+        version (``versions``, updated as the appends go); checks every expected version. Used by
+        :meth:`append_many`, and by a service that writes them in a statement of its own
+        (:func:`insert_events_sql`, :func:`insert_outbox_sql`, :func:`conflicts`)."""
         bound = _metadata(context.current())
-        now = datetime.now(UTC)
-        cols: dict[str, list[Any]] = {k: [] for k in ("id", "stream", "version", "type", "data", "metadata")}
-        outbox: list[tuple[str, str, bytes]] = []
+        rows = AppendRows(datetime.now(UTC))
         for a in appends:
             metadata = _metadata(a.context) if a.context is not None else bound
-            actual = current.get(a.stream_id, 0)
+            actual = versions.get(a.stream_id, 0)
             if a.expected_version is not None and a.expected_version != actual:
                 raise ConcurrencyError(a.stream_id, a.expected_version, actual)
             for i, event in enumerate(a.events):
                 version = actual + i + 1
                 event_id = a.event_ids[i] if a.event_ids else str(uuid.uuid4())
                 data = event.model_dump(mode="json")
-                cols["id"].append(event_id)
-                cols["stream"].append(a.stream_id)
-                cols["version"].append(version)
-                cols["type"].append(event.event_type)
-                cols["data"].append(data)
-                cols["metadata"].append(metadata)
-                stored = StoredEvent(0, event_id, a.stream_id, version, event.event_type, data, metadata, now)
+                stored = StoredEvent(
+                    0, event_id, a.stream_id, version, event.event_type, data, metadata, rows.recorded_at
+                )
+                rows.add(stored, self.source if event.published else None)
                 a._stored.append(stored)
-                if event.published:
-                    outbox.append((event_id, event.event_type, stored.envelope(self.source).to_bytes()))
-            current[a.stream_id] = actual + len(a.events)
-        try:
-            rows = await conn.fetch(
-                f"""INSERT INTO events (event_id, stream_id, stream_version, event_type, data, metadata,
-                                        recorded_at)
-                    SELECT i::uuid, s, v, t, d, m, $7
-                    FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::jsonb[], $6::jsonb[])
-                         AS u(i, s, v, t, d, m)
-                    RETURNING {_COLUMNS}""",
-                cols["id"],
-                cols["stream"],
-                cols["version"],
-                cols["type"],
-                cols["data"],
-                cols["metadata"],
-                now,
+            versions[a.stream_id] = actual + len(a.events)
+        return rows
+
+    async def append_many(self, conn: Conn, appends: Sequence[Append]) -> list[StoredEvent]:
+        """Append to several streams in the caller's transaction, in one round trip per table."""
+        appends = [a for a in appends if a.events]
+        if not appends:
+            return []
+        versions = {
+            r["stream_id"]: r["v"]
+            for r in await conn.fetch(
+                "SELECT stream_id, max(stream_version) AS v FROM events WHERE stream_id = ANY($1) GROUP BY 1",
+                list({a.stream_id for a in appends}),
             )
-        except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name == "events_event_id_key":
-                raise DuplicateEvent(str(exc.detail)) from exc
-            # A concurrent append took one of the versions between our read and our insert.
-            first = appends[0]
-            raise ConcurrencyError(first.stream_id, first.expected_version) from exc
-        if outbox:
-            await conn.execute(
-                """INSERT INTO outbox (event_id, event_type, body)
-                   SELECT i::uuid, t, b FROM unnest($1::text[], $2::text[], $3::bytea[]) AS u(i, t, b)""",
-                [o[0] for o in outbox],
-                [o[1] for o in outbox],
-                [o[2] for o in outbox],
-            )
-        EVENTS_APPENDED.labels(self.service).inc(len(rows))
-        return [_row(r) for r in rows]
+        }
+        rows = self.rows(appends, versions)
+        # A concurrent append may take one of the versions between our read and our insert.
+        with conflicts(appends[0].stream_id, appends[0].expected_version):
+            inserted = await conn.fetch(f"{insert_events_sql(1)} RETURNING {_COLUMNS}", *rows.event_columns())
+        if rows.outbox_ids:
+            await conn.execute(insert_outbox_sql(1), *rows.outbox_columns())
+        EVENTS_APPENDED.labels(self.service).inc(len(inserted))
+        return [_row(r) for r in inserted]
 
     async def following(self, conn: Conn, event_ids: Sequence[str]) -> dict[str, MessageContext]:
         """For each stored event among ``event_ids``: the context of work it causes

@@ -10,22 +10,25 @@ assessment rebuild`` replays from scratch — finds the rows current and leaves 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import orjson
 
 from tessera_assessment.domain.grading import GradeResult
 from tessera_assessment.domain.result import AttendanceEntry, ComponentResults, ResultEntry, Withdrawal
 from tessera_shared.contract.assessment import AttendanceRecorded, ResultCorrected, ResultRecorded, ResultWithdrawn
 from tessera_shared.contract.base import parse_data
-from tessera_shared.kernel import context
 from tessera_shared.kernel.db import Conn
-from tessera_shared.kernel.eventstore import ConcurrencyError, DuplicateEvent, EventStore, StoredEvent
+from tessera_shared.kernel.eventstore import (
+    Append,
+    EventStore,
+    StoredEvent,
+    conflicts,
+    insert_events_sql,
+    insert_outbox_sql,
+)
 from tessera_shared.kernel.metrics import EVENTS_APPENDED
 from tessera_shared.kernel.projections import Projection
 
@@ -243,14 +246,9 @@ async def save_records(conn: Conn, saved: Sequence[Saved]) -> None:
 # --- committing a command: events, outbox and read models in one statement ----------------------
 
 _COMMIT = f"""
-    WITH appended AS (
-        INSERT INTO events (event_id, stream_id, stream_version, event_type, data, metadata, recorded_at)
-        SELECT i::uuid, s, v, t, d, $6::jsonb, $7
-        FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::jsonb[]) AS u(i, s, v, t, d)
+    WITH appended AS ({insert_events_sql(1)}
         RETURNING 1
-    ), published AS (
-        INSERT INTO outbox (event_id, event_type, body)
-        SELECT i::uuid, t, b FROM unnest($8::text[], $9::text[], $10::bytea[]) AS u(i, t, b)
+    ), published AS ({insert_outbox_sql(8)}
         RETURNING 1
     ), saved_records AS ({_upsert_records("$11")}
         RETURNING 1
@@ -265,67 +263,33 @@ async def commit_records(conn: Conn, store: EventStore, touched: Sequence[Compon
     outbox rows and the records' read-model rows — one statement, so one round trip and atomic
     without an explicit transaction.
 
-    The same rows as ``EventStore.append_many`` followed by :func:`save_records` (the events'
-    metadata from the current message context, one ``recorded_at``, the outbox body the event's
-    CloudEvents envelope), without the kernel's separate read of the streams' versions: the events
+    The kernel's rows (``EventStore.rows``, as ``append_many`` writes them) followed by
+    :func:`save_records`, without the kernel's separate read of the streams' versions: the events
     go in at the versions the records were loaded at, and ``UNIQUE (stream_id, stream_version)``
     refuses them if another command appended meanwhile — the ``ConcurrencyError`` that makes
     ``retry_on_conflict`` decide again, as the kernel's own check does."""
-    ctx = context.current()
-    metadata = {
-        "correlationid": ctx.correlation_id,
-        "causationid": ctx.causation_id,
-        "traceparent": ctx.traceparent,
-    }
-    now = datetime.now(UTC)
-    cols: dict[str, list[Any]] = {k: [] for k in ("id", "stream", "version", "type", "data")}
-    outbox: dict[str, list[Any]] = {k: [] for k in ("id", "type", "body")}
+    appends: list[Append] = []
     saved: list[Saved] = []
+    loaded_at: dict[str, int] = {}
     for record in touched:
         events = record.take_pending()
-        if not events:
-            continue
-        for i, event in enumerate(events):
-            version = record.expected_version + i + 1
-            event_id = str(uuid.uuid4())
-            data = event.model_dump(mode="json")
-            cols["id"].append(event_id)
-            cols["stream"].append(record.stream_id)
-            cols["version"].append(version)
-            cols["type"].append(event.event_type)
-            cols["data"].append(data)
-            if event.published:
-                stored = StoredEvent(0, event_id, record.stream_id, version, event.event_type, data, metadata, now)
-                outbox["id"].append(event_id)
-                outbox["type"].append(event.event_type)
-                outbox["body"].append(stored.envelope(store.source).to_bytes())
-        saved.append(Saved(record, record.expected_version + len(events)))
+        if events:
+            appends.append(Append(record.stream_id, record.expected_version, events))
+            saved.append(Saved(record, record.expected_version + len(events)))
+            loaded_at[record.stream_id] = record.expected_version
     if not saved:
         return
+    rows = store.rows(appends, loaded_at)
     records, results = _read_model_rows(saved)
-    try:
+    with conflicts(appends[0].stream_id, appends[0].expected_version):
         await conn.execute(
             _COMMIT,
-            cols["id"],
-            cols["stream"],
-            cols["version"],
-            cols["type"],
-            cols["data"],
-            metadata,
-            now,
-            outbox["id"],
-            outbox["type"],
-            outbox["body"],
+            *rows.event_columns(),
+            *rows.outbox_columns(),
             orjson.dumps(records).decode(),
             orjson.dumps(results).decode(),
         )
-    except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == "events_event_id_key":
-            raise DuplicateEvent(str(exc.detail)) from exc
-        # a concurrent command appended to one of the streams after we loaded it
-        first = saved[0].record
-        raise ConcurrencyError(first.stream_id, first.expected_version) from exc
-    EVENTS_APPENDED.labels(store.service).inc(len(cols["id"]))
+    EVENTS_APPENDED.labels(store.service).inc(len(rows.event_ids))
 
 
 def attendance_view(entry: AttendanceEntry) -> dict[str, Any]:

@@ -306,22 +306,20 @@ def consumer_specs() -> list[ConsumerSpec]:
     }
     return [
         ConsumerSpec(Subscription("credential", "catalogue"), catalogue),
-        ConsumerSpec(
-            Subscription("credential", "enrolment"),
-            enrolment,
-            prepare_batch=lock_batch,
-            finish_batch=evaluate_batch,
-            partition_key=learner_of,
-            concurrency=LEARNER_CONCURRENCY,
-            partition_threshold=LEARNER_PARTITION_THRESHOLD,
-        ),
-        ConsumerSpec(
-            Subscription("credential", "assessment"),
-            assessment,
-            prepare_batch=lock_batch,
-            finish_batch=evaluate_batch,
-            partition_key=learner_of,
-            concurrency=LEARNER_CONCURRENCY,
-            partition_threshold=LEARNER_PARTITION_THRESHOLD,
-        ),
+        _learner_keyed("enrolment", enrolment),
+        _learner_keyed("assessment", assessment),
     ]
+
+
+def _learner_keyed(source: str, handlers: dict[type[Event], Handler]) -> ConsumerSpec:
+    """A consumer whose events are about one learner each: locked and re-evaluated per batch,
+    partitioned by learner (see the module doc)."""
+    return ConsumerSpec(
+        Subscription("credential", source),
+        handlers,
+        prepare_batch=lock_batch,
+        finish_batch=evaluate_batch,
+        partition_key=learner_of,
+        concurrency=LEARNER_CONCURRENCY,
+        partition_threshold=LEARNER_PARTITION_THRESHOLD,
+    )
