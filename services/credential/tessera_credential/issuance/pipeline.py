@@ -18,11 +18,12 @@ one batch's database work overlaps another's signing; signing runs in worker pro
    ``documents.clr`` for a pathway, bundling the stacked credentials) → validate against the JSON
    Schemas (both OB 3.0, or CLR 2.0) → sign (``documents.signing``: coordinator first, every
    other awarding partner co-signs) — the batch's documents split over the signing processes;
-4. insert ``issued_credentials`` (``award_id UNIQUE``: a concurrent issuer of the same award makes
-   ours a no-op, its index is given back), append ``CredentialIssued / Superseded / Revoked`` to the
-   event store (outbox, same transaction), each with the context of the award event that caused it
-   (correlation id, trace; causation = that event); then, last, re-sign every status list that is
-   new or whose bits changed, and mark the rows done.
+4. insert ``issued_credentials``, the batch's in one statement (``award_id UNIQUE``: a concurrent
+   issuer of the same award makes ours a no-op, its index is given back), append
+   ``CredentialIssued / Superseded / Revoked`` to the event store (outbox, same transaction), each
+   with the context of the award event that caused it (correlation id, trace; causation = that
+   event); then, last, re-sign every status list that is new or whose bits changed, and mark the
+   rows done.
 
 Status-list entries are reserved in a short transaction of their own (``_Reservations``), not in
 the batch's: reserving takes the row lock of the issuer's open list, which the batch would hold
@@ -50,6 +51,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 import structlog
 
 from tessera_credential.documents.inputs import AwardInfo, IssuanceInput, LearnerIdentity
@@ -429,10 +431,12 @@ class IssuancePipeline:
             else:  # handled, or an award the engine never stored (nothing to do, ever)
                 result.done += [r.id for r in award_rows]
         await conn.execute(
-            "UPDATE issuance_queue SET done_at = clock_timestamp(), last_error = NULL WHERE id = ANY($1::bigint[])",
+            """WITH done AS (
+                   UPDATE issuance_queue SET done_at = clock_timestamp(), last_error = NULL
+                   WHERE id = ANY($1::bigint[]) RETURNING id)
+               DELETE FROM issuance_deferrals d USING done WHERE d.queue_id = done.id""",
             result.done,
         )
-        await conn.execute("DELETE FROM issuance_deferrals WHERE queue_id = ANY($1::bigint[])", result.done)
         await self._defer(conn, result.deferred)
         if result.issued or result.ended or result.deferred:
             log.info(
@@ -552,8 +556,11 @@ class IssuancePipeline:
         if not planned:
             return {}
         signer_ids = sorted({i for p in planned for i in p.signer_ids})
-        await key_store.ensure_keys(conn, self.kek, signer_ids)
         keys = await key_store.signing_keys(conn, self.kek, signer_ids)
+        missing = [i for i in signer_ids if i not in keys]
+        if missing:  # an institution's first credential (the idle round usually made its key before)
+            await key_store.ensure_keys(conn, self.kek, missing)
+            keys.update(await key_store.signing_keys(conn, self.kek, missing))
         by_issuer: dict[str, list[_Planned]] = {}
         for p in planned:
             p.credential_id = new_credential_id(self.dids)
@@ -575,19 +582,19 @@ class IssuancePipeline:
                 p.error = f"{type(exc).__name__}: {exc}"
         await self._sign([p for p in planned if p.error is None and p.issuance is not None], keys, now)
 
-        failures: dict[str, str] = {}
+        failures = {p.award_id: p.error or "no document" for p in planned if p.error is not None or p.document is None}
+        signed = [p for p in planned if p.award_id not in failures]  # the others' entries go back after the batch
+        stored = await self._insert(conn, signed, now)
+        lost = [p.award_id for p in signed if p.award_id not in stored]
+        if lost:  # a concurrent issuer won: its credential stands, our index goes back
+            existing.update(await _credentials_of(conn, lost))
         appends: list[Append] = []
-        for p in planned:
+        for p in signed:
+            if p.award_id not in stored:
+                continue
             assert p.entry is not None
-            if p.error is not None or p.document is None:  # its entry goes back after the batch
-                failures[p.award_id] = p.error or "no document"
-                continue
-            stored = await self._insert(conn, p, now)
-            if stored is None:  # a concurrent issuer won: its credential stands, our index goes back
-                existing.update(await _credentials_of(conn, [p.award_id]))
-                continue
             reservations.keep(p.entry)
-            existing[p.award_id] = stored
+            existing[p.award_id] = CredentialRow(p.credential_id, p.award_id, p.learner_id, "active", p.entry.list_id)
             result.issued.append(p.credential_id)
             appends.append(self._issued_event(p, now, cause_of(p.award_id)))
         await self.store.append_many(conn, appends)
@@ -615,35 +622,46 @@ class IssuancePipeline:
             for p, outcome in zip(chunk, signed, strict=True):
                 p.document, p.error = outcome.document, outcome.error
 
-    async def _insert(self, conn: Conn, p: _Planned, now: datetime) -> CredentialRow | None:
-        assert p.entry is not None
-        micro = p.kind == "micro_credential"
-        inserted = await conn.fetchval(
+    async def _insert(self, conn: Conn, planned: list[_Planned], now: datetime) -> set[str]:
+        """Store the signed credentials in one statement; returns the award ids stored (``award_id`` is
+        UNIQUE: an award a concurrent issuer already stored is skipped)."""
+        if not planned:
+            return set()
+        micro = [p.kind == "micro_credential" for p in planned]
+        entries = [p.entry for p in planned]
+        assert all(e is not None for e in entries)
+        rows = await conn.fetch(
             """INSERT INTO issued_credentials (credential_id, award_id, award_kind, learner_id, micro_credential_id,
                    micro_credential_version, pathway_id, pathway_version, issuer_id, co_signer_ids, achievement_id,
                    document, status_list_id, status_index, supersedes, issued_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-               ON CONFLICT (award_id) DO NOTHING RETURNING 1""",
-            p.credential_id,
-            p.award_id,
-            p.kind,
-            p.learner_id,
-            p.subject[0] if micro else None,
-            p.subject[1] if micro else None,
-            None if micro else p.subject[0],
-            None if micro else p.subject[1],
-            p.issuer_id,
-            list(p.co_awarder_ids),
-            p.achievement_id,
-            p.document,
-            p.entry.list_id,
-            p.entry.index,
-            p.predecessor_id,
+               SELECT u.credential_id, u.award_id, u.award_kind, u.learner_id, u.mc_id, u.mc_version, u.pw_id,
+                      u.pw_version, u.issuer_id, ARRAY(SELECT jsonb_array_elements_text(u.co_signers::jsonb)),
+                      u.achievement_id, u.document, u.list_id, u.list_index, u.supersedes, $16
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],
+                           $8::int[], $9::text[], $10::text[], $11::text[], $12::jsonb[], $13::text[], $14::int[],
+                           $15::text[])
+                    AS u(credential_id, award_id, award_kind, learner_id, mc_id, mc_version, pw_id, pw_version,
+                         issuer_id, co_signers, achievement_id, document, list_id, list_index, supersedes)
+               ORDER BY u.award_id
+               ON CONFLICT (award_id) DO NOTHING RETURNING award_id""",
+            [p.credential_id for p in planned],
+            [p.award_id for p in planned],
+            [p.kind for p in planned],
+            [p.learner_id for p in planned],
+            [p.subject[0] if m else None for p, m in zip(planned, micro, strict=True)],
+            [p.subject[1] if m else None for p, m in zip(planned, micro, strict=True)],
+            [None if m else p.subject[0] for p, m in zip(planned, micro, strict=True)],
+            [None if m else p.subject[1] for p, m in zip(planned, micro, strict=True)],
+            [p.issuer_id for p in planned],
+            [orjson.dumps(p.co_awarder_ids).decode() for p in planned],  # ragged: one JSON array each
+            [p.achievement_id for p in planned],
+            [p.document for p in planned],
+            [e.list_id for e in entries if e is not None],
+            [e.index for e in entries if e is not None],
+            [p.predecessor_id for p in planned],
             now,
         )
-        if not inserted:
-            return None
-        return CredentialRow(p.credential_id, p.award_id, p.learner_id, "active", p.entry.list_id)
+        return {r["award_id"] for r in rows}
 
     def _issued_event(self, p: _Planned, now: datetime, cause: MessageContext | None) -> Append:
         assert p.entry is not None

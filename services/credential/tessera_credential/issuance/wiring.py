@@ -11,16 +11,21 @@ It adds the public router (``entrypoints/public.py``) and an ``on_start`` hook t
 1. resolves the key-encryption key (``CREDENTIAL_KEY_ENCRYPTION_KEY``) — a missing or malformed key
    stops the start with a message saying what to do (see ``IssuanceSettings.key_encryption_key``
    for the loopback development exception), and stored keys sealed with another KEK stop it too;
-2. builds the issuance pipeline on the runtime's pool and event store;
-3. when the runtime runs background work (``RUN_BACKGROUND``), starts the signing processes
-   (``ISSUANCE_PROCESSES``, warmed in the background) and the issuance worker with ``Runtime.spawn``
-   (restarted if it crashes; asked to stop before the runtime closes its pool). The processes are
-   shut down when the worker has stopped, i.e. after its last batch, before the runtime closes.
+2. builds the issuance pipeline on the runtime's pool and event store (what tests and the CLI
+   drive directly; it signs in a thread);
+3. when the runtime runs background work (``RUN_BACKGROUND``), starts the issuance worker with
+   ``Runtime.spawn`` (restarted if it crashes; asked to stop before the runtime closes) on an event
+   loop and thread of its own (kernel ``OwnLoop``), with its own small pool (two connections per
+   batch in flight), event store and signing processes (``ISSUANCE_PROCESSES``, warmed in the
+   background). Why its own loop: a batch is some twenty sequential statements, and on the
+   service's loop each waited behind the consumers' and the routes' callbacks (docs/benchmarks.md).
+   The processes and the pool are closed when the worker stops, after its last batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass, field
 
 import structlog
@@ -32,6 +37,9 @@ from tessera_credential.issuance.worker import IssuanceWorker
 from tessera_credential.keys import store as key_store
 from tessera_credential.keys.did import DidWeb
 from tessera_credential.keys.sealing import KeyEncryptionError, KeyEncryptionKey
+from tessera_shared.kernel import db
+from tessera_shared.kernel.eventstore import EventStore
+from tessera_shared.kernel.own_loop import OwnLoop
 from tessera_shared.kernel.runtime import Runtime, ServiceDefinition
 
 log = structlog.get_logger(__name__)
@@ -50,6 +58,9 @@ class IssuanceContext:
     worker: IssuanceWorker | None = None
     signer: SigningPool | None = None
     verify_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    _runtime: Runtime | None = None
+    _own_loop: OwnLoop = field(default_factory=lambda: OwnLoop("credential:issuance"))
+    _stop_requested: threading.Event = field(default_factory=threading.Event)
 
     def require_kek(self) -> KeyEncryptionKey:
         if self.kek is None:
@@ -74,46 +85,61 @@ class IssuanceContext:
         self.kek = kek
         self.verify_slots = asyncio.Semaphore(self.settings.verify_concurrency)
         background = runtime.settings.run_background
-        # without the worker (RUN_BACKGROUND=false) nothing issues in this process: no processes
-        self.signer = SigningPool(self.settings.signing_processes() if background else 0)
-        self.pipeline = IssuancePipeline(
-            dids=self.dids,
-            kek=kek,
-            store=runtime.store,
-            batch_size=self.settings.issuance_batch_size,
-            retry_max_seconds=self.settings.issuance_retry_max_seconds,
-            signer=self.signer,
-            concurrency=self._concurrency(runtime),
-        )
+        # The pipeline on the runtime's pool and loop: what tests and the CLI drive directly.
+        # Without the worker (RUN_BACKGROUND=false) nothing issues in this process: no processes.
+        self.signer = SigningPool(0)
+        self.pipeline = self._pipeline(runtime.store, self.signer)
         if not background:
             return
-        self.signer.start()
-        self.worker = IssuanceWorker(
-            runtime.pool, runtime.settings.database_url, self.pipeline, poll_seconds=self.settings.issuance_poll_seconds
-        )
-        runtime.spawn("issuance", self._run_worker, self.worker.stop)
+        self._runtime = runtime
+        self._stop_requested.clear()
+        runtime.spawn("issuance", self._run_worker, self._stop_worker)
 
-    def _concurrency(self, runtime: Runtime) -> int:
-        """ISSUANCE_CONCURRENCY, bounded so that its batches (two connections each: the batch's and a
-        short one for status-list reservations) leave the pool room for the consumers and HTTP."""
-        wanted = self.settings.issuance_concurrency
-        room = max(1, (runtime.settings.database_pool_size - 2) // 2)
-        if wanted > room:
-            log.warning(
-                "ISSUANCE_CONCURRENCY reduced to fit DATABASE_POOL_SIZE",
-                wanted=wanted,
-                used=room,
-                database_pool_size=runtime.settings.database_pool_size,
-            )
-        return min(wanted, room)
+    def _pipeline(self, store: EventStore, signer: SigningPool) -> IssuancePipeline:
+        assert self.kek is not None
+        return IssuancePipeline(
+            dids=self.dids,
+            kek=self.kek,
+            store=store,
+            batch_size=self.settings.issuance_batch_size,
+            retry_max_seconds=self.settings.issuance_retry_max_seconds,
+            signer=signer,
+            concurrency=self.settings.issuance_concurrency,
+        )
 
     async def _run_worker(self) -> None:
-        assert self.worker is not None and self.signer is not None
+        """The worker on a loop of its own (kernel ``OwnLoop``: its statements do not queue behind
+        the consumers' and the routes' callbacks), restarted by the runtime if it crashes."""
+        await self._own_loop.run(self._worker_main)
+
+    async def _worker_main(self) -> None:
+        """On the issuance loop: its own pool (two connections per batch in flight: the batch's and
+        a short one for status-list reservations), event store, signing processes and worker."""
+        runtime = self._runtime
+        assert runtime is not None and runtime.store is not None
+        settings = runtime.settings
+        pool = await db.create_pool(settings.database_url, size=2 * self.settings.issuance_concurrency)
+        signer = SigningPool(self.settings.signing_processes())
         try:
+            store = EventStore(pool, source=runtime.store.source, service=runtime.store.service)
+            self.worker = IssuanceWorker(
+                pool,
+                settings.database_url,
+                self._pipeline(store, signer),
+                poll_seconds=self.settings.issuance_poll_seconds,
+            )
+            if self._stop_requested.is_set():  # asked to stop before the worker existed
+                self.worker.stop()
+            signer.start()
             await self.worker.run()
         finally:
-            if self.worker.stopping:  # the service stops (not a crash the runtime restarts the loop after)
-                await self.signer.close()
+            await signer.close()
+            await pool.close()
+
+    def _stop_worker(self) -> None:
+        """From the service's loop: ask the worker on the issuance loop to finish its batch and stop."""
+        self._stop_requested.set()
+        self._own_loop.call_soon(lambda: self.worker.stop() if self.worker is not None else None)
 
 
 def wire_issuance(definition: ServiceDefinition, *, settings: IssuanceSettings | None = None) -> None:
