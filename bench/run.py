@@ -178,6 +178,18 @@ class ServerCpu:
         return out
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot (/proc/stat), for a phase's saturation."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_fraction(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    total = after[1] - before[1]
+    return round((after[0] - before[0]) / total, 3) if total > 0 else None
+
+
 def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {k: round(after.get(k, 0.0) - before.get(k, 0.0), 1) for k in after}
 
@@ -252,7 +264,15 @@ async def end_to_end(
 
 
 async def steady_load(
-    api: Api, cluster: Cluster, rate: float, seconds: float, target: str, budget_s: float, *, mixed: bool = False
+    api: Api,
+    cluster: Cluster,
+    server_cpu: ServerCpu,
+    rate: float,
+    seconds: float,
+    target: str,
+    budget_s: float,
+    *,
+    mixed: bool = False,
 ) -> dict[str, Any]:
     """Single results through the API at ``rate``/s for ``seconds``; latency result → credential.
 
@@ -303,6 +323,7 @@ async def steady_load(
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
 
             tasks = []
+            cpu0, scpu0, ticks0 = cluster.cpu(), server_cpu.snapshot(), machine_ticks()
             start = time.perf_counter()
             for i, (learner_id, component) in enumerate(plan):
                 delay = start + i / rate - time.perf_counter()
@@ -325,9 +346,17 @@ async def steady_load(
 
         with contextlib.suppress(DemoError):
             await until(all_in, "every steady-load credential", deadline, 0.25)
+        cpu1, scpu1, ticks1 = cluster.cpu(), server_cpu.snapshot(), machine_ticks()
         ok = [x for x in accepted if x in times]
         completed = {x: max(v[1] for v in mine[x]) for x in ok}  # the learner's last answer
         latencies = [(times[x][1] - completed[x]) * 1000 for x in ok]
+        queued = await scenario.award_queued_times(pools["credential"])
+        staged = [x for x in ok if x in queued]
+        stages = {  # where a credential's latency goes (database clock = this machine's clock)
+            "answer_to_award_queued": latency_summary([(queued[x] - completed[x]) * 1000 for x in staged]),
+            "award_queued_to_credential_stored": latency_summary([(times[x][0] - queued[x]) * 1000 for x in staged]),
+            "credential_stored_to_published": latency_summary([(times[x][1] - times[x][0]) * 1000 for x in ok]),
+        }
         http_ms = [(v[1] - v[0]) * 1000 for v in sent.values() if v[2] == 201]
         statuses: dict[str, int] = {}
         for v in sent.values():
@@ -345,6 +374,9 @@ async def steady_load(
             "credentials": len(ok),
             "result_http_latency": latency_summary(http_ms),
             "result_to_credential": latency_summary(latencies),
+            "stages": stages,
+            "cpu_seconds": {**cpu_delta(cpu0, cpu1), **cpu_delta(scpu0, scpu1)},
+            "machine_busy_fraction": busy_fraction(ticks0, ticks1),  # all cores, sending to last credential
             "_series": series,
         }
     finally:
@@ -606,15 +638,19 @@ async def run(args: argparse.Namespace, servers: Servers, workdir: Path) -> dict
             result["end_to_end"] = e2e
             if args.steady_seconds > 0:
                 await scenario.wait_quiet(api, time.monotonic() + 600)
-                steady = await steady_load(api, cluster, args.steady_rate, args.steady_seconds, target, 600)
+                steady = await steady_load(api, cluster, server_cpu, args.steady_rate, args.steady_seconds, target, 600)
                 log(f"steady: {steady['result_to_credential']}")
+                log(f"steady, stages: {steady['stages']}")
+                log(f"steady: machine busy {steady['machine_busy_fraction']}, cpu {steady['cpu_seconds']}")
                 result["steady"] = steady
                 if args.steady_mixed:
                     await scenario.wait_quiet(api, time.monotonic() + 600)
                     mixed = await steady_load(
-                        api, cluster, args.steady_rate, args.steady_seconds, target, 600, mixed=True
+                        api, cluster, server_cpu, args.steady_rate, args.steady_seconds, target, 600, mixed=True
                     )
                     log(f"steady, mixed: {mixed['result_to_credential']}")
+                    log(f"steady, mixed, stages: {mixed['stages']}")
+                    log(f"steady, mixed: machine busy {mixed['machine_busy_fraction']}, cpu {mixed['cpu_seconds']}")
                     result["steady_mixed"] = mixed
             log("verification throughput")
             result["verify"] = await verification(api, cluster, args.verify_seconds, args.concurrency)

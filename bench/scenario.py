@@ -236,6 +236,17 @@ async def credential_times(pool: asyncpg.Pool, event_type: str = CREDENTIAL_ISSU
     return {r["learner_id"]: (r["recorded_at"].timestamp(), r["published_at"].timestamp()) for r in rows}
 
 
+async def award_queued_times(pool: asyncpg.Pool) -> dict[str, float]:
+    """learner id → when the awarding engine queued the learner's first micro-credential award for
+    issuance (``issuance_queue.created_at``: inside the awarding transaction), for the stage split."""
+    rows = await pool.fetch(
+        """SELECT a.learner_id, min(q.created_at) AS queued_at
+           FROM issuance_queue q JOIN awards a ON a.award_id = q.award_id
+           WHERE q.award_kind = 'micro_credential' AND q.action = 'issue' GROUP BY a.learner_id"""
+    )
+    return {r["learner_id"]: r["queued_at"].timestamp() for r in rows}
+
+
 async def count_published(pool: asyncpg.Pool, event_type: str) -> int:
     n: int = await pool.fetchval(
         """SELECT count(*) FROM events e JOIN outbox o ON o.event_id = e.event_id

@@ -3,15 +3,17 @@
 Wraps asyncpg's ``Connection._execute`` (every query with arguments, fetch*, prepared statements),
 ``_executemany`` and ``execute`` without arguments (BEGIN, SAVEPOINT, COMMIT ...) and accounts each
 call's count and wall time to the asyncio task that made it: the kernel names its background tasks
-``<service>:<consumer|relay|projections>`` (the issuance worker ``credential:issuance``); anything
-else is an HTTP request. With the events each consumer handled (the kernel's Prometheus counter),
-this gives statements and database wait per consumed event.
+``<service>:<consumer|relay|projections>``; a worker on a loop and thread of its own is named by
+its thread (the issuance worker ``credential:issuance``); anything else is an HTTP request. With
+the events each consumer handled (the kernel's Prometheus counter), this gives statements and
+database wait per consumed event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -23,6 +25,9 @@ _stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
 
 
 def _key() -> str:
+    thread = threading.current_thread()
+    if thread is not threading.main_thread():  # a worker on a loop of its own (kernel OwnLoop)
+        return thread.name
     task = asyncio.current_task()
     name = task.get_name() if task is not None else ""
     return name if ":" in name else "http requests"
