@@ -51,14 +51,7 @@ class ProjectionRunner:
         applied = 0
         while True:
             async with self.store.pool.acquire() as conn, conn.transaction():
-                await conn.execute(
-                    "INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING",
-                    projection.name,
-                )
-                # FOR UPDATE: two replicas never apply the same batch.
-                position = await conn.fetchval(
-                    "SELECT position FROM projection_checkpoints WHERE projection = $1 FOR UPDATE", projection.name
-                )
+                position = await self._lock_checkpoint(conn, projection.name)
                 events = await self.store.read_all(position, self.batch_size, conn=conn)
                 if not events:
                     return applied
@@ -75,6 +68,24 @@ class ProjectionRunner:
                 )
             PROJECTION_POSITION.labels(projection.name).set(last)
             applied += len(events)
+            if len(events) < self.batch_size:
+                # All that was visible is applied; reading again would find nothing but what commits
+                # later, and each later commit NOTIFYs the runner (a statement trigger on events).
+                return applied
+
+    @staticmethod
+    async def _lock_checkpoint(conn: Conn, name: str) -> int:
+        """The projection's position, locked (FOR UPDATE: two replicas never apply the same batch);
+        the row is created on the projection's first run only, not in every round."""
+        select = "SELECT position FROM projection_checkpoints WHERE projection = $1 FOR UPDATE"
+        position: int | None = await conn.fetchval(select, name)
+        if position is None:
+            await conn.execute(
+                "INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING", name
+            )
+            position = await conn.fetchval(select, name)
+        assert position is not None
+        return position
 
     async def catch_up_all(self) -> int:
         return sum([await self.catch_up(p) for p in self.projections])
