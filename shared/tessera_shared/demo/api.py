@@ -136,7 +136,8 @@ class Api:
         allow: tuple[int, ...] = (),
     ) -> httpx.Response:
         """One call; connection errors and 502/503/504 are retried a few times (a service that has
-        just become ready); any status outside ``expect`` and ``allow`` is a :class:`DemoError`."""
+        just become ready, or one at capacity: after its ``Retry-After``); any status outside
+        ``expect`` and ``allow`` is a :class:`DemoError`."""
         client = self.clients[service]
         last = ""
         for attempt in range(8):
@@ -152,6 +153,10 @@ class Api:
                         f"{method} {service} {path} answered {response.status_code}: {problem_text(response)}"
                     )
                 last = f"{response.status_code}: {problem_text(response)}"
+                retry_after = response.headers.get("retry-after", "")
+                if retry_after.isdigit():  # an overloaded service says when to come back (kernel admission)
+                    await asyncio.sleep(min(float(retry_after), 30.0))
+                    continue
             await asyncio.sleep(min(0.25 * 2**attempt, 3.0))
         raise DemoError(f"{method} {service} {path} failed: {last}")
 

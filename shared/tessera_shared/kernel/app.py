@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tessera_shared.contract.base import model_for, registered_types
 from tessera_shared.kernel import context, problems
+from tessera_shared.kernel.admission import AdmissionMiddleware
 from tessera_shared.kernel.auth import Principal, TokenVerifier, load_public_key, public, require
 from tessera_shared.kernel.logging import configure as configure_logging
 from tessera_shared.kernel.runtime import Runtime, ServiceDefinition
@@ -53,6 +54,12 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         load_public_key(settings.token_public_key), issuer=settings.token_issuer, audience=settings.token_audience
     )
     problems.install(app)
+    app.add_middleware(  # inside the correlation middleware: a refusal carries X-Correlation-ID too
+        AdmissionMiddleware,
+        service=definition.name,
+        max_in_flight=settings.http_max_in_flight,
+        queue_seconds=settings.http_queue_seconds,
+    )
     app.add_middleware(CorrelationMiddleware)
 
     @app.get("/health/live", tags=["operations"], openapi_extra=public())

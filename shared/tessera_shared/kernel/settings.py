@@ -39,4 +39,10 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_seconds: float = Field(default=30.0, gt=0)
     consumer_backoff_seconds: float = Field(default=0.5, gt=0, description="first nak delay; doubles")
     consumer_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    http_max_in_flight: int = Field(
+        default=64, ge=0, description="HTTP requests handled at once; beyond it they wait (0: no limit)"
+    )
+    http_queue_seconds: float = Field(
+        default=2.0, gt=0, description="longest wait for a slot before a 503 with Retry-After"
+    )
     run_background: bool = Field(default=True, description="run relay, consumers and projections in-process")

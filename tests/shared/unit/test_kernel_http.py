@@ -13,8 +13,10 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from starlette.middleware.base import BaseHTTPMiddleware
 
 from tessera_shared.kernel import context, problems
+from tessera_shared.kernel.admission import AdmissionMiddleware
 from tessera_shared.kernel.app import CorrelationMiddleware, create_app
 from tessera_shared.kernel.auth import Principal, generate_keypair, mint_token, public, require
 from tessera_shared.kernel.runtime import ServiceDefinition
@@ -58,9 +60,11 @@ def _client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://k")
 
 
-def test_the_correlation_middleware_is_pure_asgi():
+def test_the_kernel_middlewares_are_pure_asgi():
     app = _app()
-    assert [m.cls for m in app.user_middleware] == [CorrelationMiddleware]
+    # outermost first: a refused request's 503 carries the correlation id too
+    assert [m.cls for m in app.user_middleware] == [CorrelationMiddleware, AdmissionMiddleware]
+    assert not any(issubclass(m.cls, BaseHTTPMiddleware) for m in app.user_middleware)
 
 
 async def test_the_request_context_is_bound_for_the_request_and_answered():
