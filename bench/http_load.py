@@ -58,6 +58,38 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length) if length else b""
 
 
+class Connections:
+    """Keep-alive connections for an open-loop load: a request takes an idle connection or opens
+    a new one, so as many are open as requests are in flight (no client-side queue)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        reused = bool(self.idle)
+        reader, writer = self.idle.pop() if reused else await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(data)
+            status, body = await _read_response(reader)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            if not reused:
+                raise
+            # an idle connection the server had closed (keep-alive timeout): nothing was sent to
+            # the application, so the request goes again on a new connection
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            writer.write(data)
+            status, body = await _read_response(reader)
+        self.idle.append((reader, writer))
+        return status, body
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
 async def closed_loop(
     host: str,
     port: int,

@@ -30,6 +30,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -185,6 +186,12 @@ def machine_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def own_cpu() -> float:
+    """CPU seconds of this process (the load generator), for a phase's CPU table."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def busy_fraction(before: tuple[int, int], after: tuple[int, int]) -> float | None:
     total = after[1] - before[1]
     return round((after[0] - before[0]) / total, 3) if total > 0 else None
@@ -210,7 +217,7 @@ async def end_to_end(
         await scenario.wait_assessment_knows(pools["assessment"], cohort.learner_ids, deadline)
         await scenario.wait_quiet(api, deadline)
         qualifying = cohort.qualifying
-        cpu0, scpu0 = cluster.cpu(), server_cpu.snapshot()
+        cpu0, scpu0, own0 = cluster.cpu(), server_cpu.snapshot(), own_cpu()
         log(f"uploading {3 * n} results (three components at once); {len(qualifying)} learners qualify")
         t0 = time.time()
         uploads = await asyncio.gather(
@@ -220,7 +227,7 @@ async def end_to_end(
         log(f"uploads done in {t_uploaded - t0:.1f}s; waiting for {len(qualifying)} {target} events")
         got = await scenario.wait_published(pools["credential"], target, len(qualifying), deadline)
         t_done = time.time()
-        cpu1, scpu1 = cluster.cpu(), server_cpu.snapshot()
+        cpu1, scpu1, own1 = cluster.cpu(), server_cpu.snapshot(), own_cpu()
         times = await scenario.credential_times(pools["credential"], target)
         duplicates = await pools["credential"].fetchval(
             "SELECT count(*) - count(DISTINCT data->>'learner_id') FROM events WHERE event_type = $1", target
@@ -253,7 +260,11 @@ async def end_to_end(
             "last_credential_after_s": round(last - t0, 2),
             "store_to_publish_ms": latency_summary([(p - s) * 1000 for p, s in zip(published, stored, strict=True)]),
             "latency_from_last_upload": latency_summary(latencies),
-            "cpu_seconds": {**cpu_delta(cpu0, cpu1), **cpu_delta(scpu0, scpu1)},
+            "cpu_seconds": {
+                **cpu_delta(cpu0, cpu1),
+                **cpu_delta(scpu0, scpu1),
+                "load_generator": round(own1 - own0, 1),
+            },
             "wall_seconds": round(last - t0, 2),
             "_timeline": timeline,
             "_latencies": latencies,
@@ -306,24 +317,24 @@ async def steady_load(
         headers = {c: api.headers(scenario.assessor(scenario.TEACHER[c])) for c in components}
         sent: dict[tuple[str, str], tuple[float, float, int]] = {}
         errors: dict[str, int] = {}
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-        async with httpx.AsyncClient(base_url=cluster.url("assessment"), limits=limits, timeout=60) as client:
+        connections = http_load.Connections("127.0.0.1", cluster.services["assessment"].port)
+        try:
 
             async def one(learner_id: str, component: str) -> None:
                 try:
                     sent[(learner_id, component)] = await scenario.record_one(
-                        client,
+                        connections,
                         headers[component],
                         learner_id,
                         component,
                         scenario.grade_of(cohort, learner_id, component),
                     )
-                except httpx.HTTPError as exc:  # counted as status -1, its kind in "errors"
+                except (OSError, asyncio.IncompleteReadError) as exc:  # status -1, its kind in "errors"
                     sent[(learner_id, component)] = (time.time(), time.time(), -1)
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
 
             tasks = []
-            cpu0, scpu0, ticks0 = cluster.cpu(), server_cpu.snapshot(), machine_ticks()
+            cpu0, scpu0, ticks0, own0 = cluster.cpu(), server_cpu.snapshot(), machine_ticks(), own_cpu()
             start = time.perf_counter()
             for i, (learner_id, component) in enumerate(plan):
                 delay = start + i / rate - time.perf_counter()
@@ -332,6 +343,8 @@ async def steady_load(
                 tasks.append(asyncio.create_task(one(learner_id, component)))
             offered_s = time.perf_counter() - start
             await asyncio.gather(*tasks)
+        finally:
+            connections.close()
         before = await scenario.count_published(pools["credential"], target)
         await scenario.wait_published(pools["credential"], target, before, deadline)
         times: dict[str, tuple[float, float]] = {}
@@ -346,14 +359,24 @@ async def steady_load(
 
         with contextlib.suppress(DemoError):
             await until(all_in, "every steady-load credential", deadline, 0.25)
-        cpu1, scpu1, ticks1 = cluster.cpu(), server_cpu.snapshot(), machine_ticks()
-        ok = [x for x in accepted if x in times]
-        completed = {x: max(v[1] for v in mine[x]) for x in ok}  # the learner's last answer
+        cpu1, scpu1, ticks1, own1 = cluster.cpu(), server_cpu.snapshot(), machine_ticks(), own_cpu()
+        recorded = await scenario.result_recorded_times(pools["assessment"])
+        sent_of = {x: [k for k in sent if k[0] == x] for x in learners}  # this phase's results of each learner
+        ok = [x for x in accepted if x in times and all(k in recorded for k in sent_of[x])]
+        # The latency counts from the moment the service recorded the learner's completing result
+        # (its last), read from the database, not from when the load generator read the answer:
+        # on a saturated machine the generator itself falls behind (its answers came seconds after
+        # the result was recorded), which made the latency look shorter than it was.
+        completed = {x: max(recorded[k] for k in sent_of[x]) for x in ok}
         latencies = [(times[x][1] - completed[x]) * 1000 for x in ok]
+        answered_at = {x: max(v[1] for v in mine[x]) for x in ok}  # the learner's last answer
         queued = await scenario.award_queued_times(pools["credential"])
         staged = [x for x in ok if x in queued]
+        answered = [(v, recorded[k]) for k, v in sent.items() if v[2] == 201 and k in recorded]
         stages = {  # where a credential's latency goes (database clock = this machine's clock)
-            "answer_to_award_queued": latency_summary([(queued[x] - completed[x]) * 1000 for x in staged]),
+            "result_sent_to_recorded": latency_summary([(at - v[0]) * 1000 for v, at in answered]),
+            "result_recorded_to_answered": latency_summary([(v[1] - at) * 1000 for v, at in answered]),
+            "result_recorded_to_award_queued": latency_summary([(queued[x] - completed[x]) * 1000 for x in staged]),
             "award_queued_to_credential_stored": latency_summary([(times[x][0] - queued[x]) * 1000 for x in staged]),
             "credential_stored_to_published": latency_summary([(times[x][1] - times[x][0]) * 1000 for x in ok]),
         }
@@ -374,8 +397,13 @@ async def steady_load(
             "credentials": len(ok),
             "result_http_latency": latency_summary(http_ms),
             "result_to_credential": latency_summary(latencies),
+            "answer_to_credential": latency_summary([(times[x][1] - answered_at[x]) * 1000 for x in ok]),
             "stages": stages,
-            "cpu_seconds": {**cpu_delta(cpu0, cpu1), **cpu_delta(scpu0, scpu1)},
+            "cpu_seconds": {
+                **cpu_delta(cpu0, cpu1),
+                **cpu_delta(scpu0, scpu1),
+                "load_generator": round(own1 - own0, 1),
+            },
             "machine_busy_fraction": busy_fraction(ticks0, ticks1),  # all cores, sending to last credential
             "_series": series,
         }
