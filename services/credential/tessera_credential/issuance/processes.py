@@ -8,9 +8,8 @@ they start, so the first batches after a start do not wait for them):
 * ``forkserver`` context (``spawn`` where there is none), never ``fork``: the service's process has
   an event loop, threads and open sockets that a forked child must not inherit. The fork server
   is a fresh interpreter that imports this module once (its preload); workers fork from it;
-* the workers run at nice :data:`NICENESS` (10): signing yields the CPU to the service's own
-  process (HTTP, the awarding consumers that feed the queue); on an otherwise idle machine it
-  gets all of it anyway;
+* the workers run at nice :data:`NICENESS` (0, the service's own priority: signing is what the
+  issuance queue waits for; see the constant for what was measured);
 * each worker is warmed once by :func:`warm` (the vendored JSON-LD contexts, the JSON Schema
   validators, one canonicalisation) when the pool starts, i.e. when the service starts, so the
   first batch does not pay for it; workers ignore SIGINT (the service shuts the pool down itself)
@@ -133,11 +132,11 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-# Signing is background work: the service's own process (HTTP, the consumers that feed the queue)
-# goes first. Tried at 0 (an even share): under a saturating steady load the results' HTTP answers
-# then took seconds and throughput fell, for a shorter wait of the awards in the queue
+# Signing gets an even share of the CPU: it is what an award waits for. It ran at 10 (the service's
+# own process first) until the benchmark found that the slow HTTP answers blamed on nice 0 were its
+# own load generator's; at 0 the mixed steady load's p99 halved and the answers stayed fast
 # (docs/credential-keys-and-status.md).
-NICENESS = 10
+NICENESS = 0
 # The fork server is shared by every pool of the process (/verify's engine names the same server):
 # whichever pool starts first decides what it imports, so both pools' code is named here.
 FORKSERVER_PRELOAD = ["tessera_credential.issuance.processes", "tessera_credential.verification.engine"]
