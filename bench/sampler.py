@@ -24,7 +24,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-PARKED = {("threading.py", "wait"), ("queue.py", "get"), ("thread.py", "_worker"), ("selectors.py", "select")}
+# A thread whose innermost Python frame is one of these is waiting, not running. ``own_loop.target``:
+# a loop of its own (kernel OwnLoop) waiting in uvloop's C code; its callbacks run in Python frames above.
+PARKED = {
+    ("threading.py", "wait"),
+    ("queue.py", "get"),
+    ("thread.py", "_worker"),
+    ("selectors.py", "select"),
+    ("own_loop.py", "target"),
+}
 
 
 def _frame_key(frame: FrameType) -> str:
