@@ -4,8 +4,9 @@ The outbox relay and a service's own workers (e.g. credential issuance) share th
 * a dedicated connection LISTENs on ``channel`` and holds a session advisory lock (``lock_key``);
   replicas without the lock stand by and retry it every poll interval, so the work runs once and
   in order per database, and a stand-by takes over within a poll interval when the holder dies;
-* ``work_once`` runs until it reports nothing done, then the loop sleeps until a NOTIFY or the
-  poll interval; ``idle`` runs on each idle round (housekeeping, metrics);
+* ``work_once`` runs until it reports nothing done (or :meth:`caught_up` says a round that did
+  some work left nothing behind), then the loop sleeps until a NOTIFY or the poll interval;
+  ``idle`` runs on each idle round (housekeeping, metrics);
 * a failing round backs off exponentially (never a tight loop); a lost database reconnects.
 """
 
@@ -40,6 +41,12 @@ class LeaderLoop(ABC):
 
     async def idle(self) -> None:  # noqa: B027 - an optional hook, not an abstract step
         """Called on every idle round while active."""
+
+    def caught_up(self, done: int) -> bool:
+        """Whether a round that did ``done`` units left nothing to do, so the loop may sleep without
+        another round to find out. Default: only a round that did nothing. A loop whose rounds take
+        at most a batch says a partial batch: work committed meanwhile NOTIFYs it awake again."""
+        return done == 0
 
     @property
     def stopping(self) -> bool:
@@ -84,7 +91,7 @@ class LeaderLoop(ABC):
                         await self._pause(backoff)
                         backoff = min(backoff * 2, self.max_backoff_seconds)
                         continue
-                    if done == 0:
+                    if self.caught_up(done):
                         await self.idle()
                         await self._sleep(self.poll_seconds)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

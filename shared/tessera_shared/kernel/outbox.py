@@ -128,6 +128,11 @@ class OutboxRelay(LeaderLoop):
     async def work_once(self) -> int:
         return await self.publish_pending()
 
+    def caught_up(self, done: int) -> bool:
+        # A partial batch was all that was pending: under a trickle of events the next SELECT would
+        # find nothing, and each later commit NOTIFYs the relay (a statement trigger on the outbox).
+        return done < self.batch_size
+
     async def idle(self) -> None:
         # An idle round follows every published batch under a trickle: the lag gauges (a scan of
         # the pending rows) are refreshed at most once per poll interval, not once per event.

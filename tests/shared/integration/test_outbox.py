@@ -109,3 +109,53 @@ async def test_only_one_relay_is_active_per_database(pool, database_url, servers
     other.stop()
     await asyncio.gather(*tasks)
     await nc.close()
+
+
+class _CountingRelay(OutboxRelay):
+    """An outbox relay that counts its reads of the pending rows."""
+
+    reads = 0
+
+    async def publish_pending(self) -> int:
+        self.reads += 1
+        return await super().publish_pending()
+
+
+async def test_a_partial_batch_ends_the_round_and_a_later_commit_wakes_the_relay(
+    pool, database_url, servers, namespace
+):
+    nc = await connect(servers.nats_url)
+    js = nc.jetstream()
+    await ensure_stream(js, stream_config("kerneltest", namespace))
+    store = EventStore(pool, source="/tessera/test")
+    # the poll interval is far longer than the test: only NOTIFY can wake the relay in time
+    relay = _CountingRelay(
+        pool, js, dsn=database_url, service="test", namespace=namespace, batch_size=5, poll_seconds=60
+    )
+
+    async def pending() -> int:
+        return await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
+    async def until_published() -> None:
+        for _ in range(200):
+            if await pending() == 0:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the relay did not publish within 10 s")
+
+    async with pool.acquire() as conn:  # 12 events before the relay starts: batches of 5, 5 and 2
+        for i in range(12):
+            await store.append(conn, f"p{i}", 0, [ThingHappened(thing_id=f"p{i}", n=i)])
+    task = asyncio.create_task(relay.run())
+    await until_published()
+    await asyncio.sleep(0.3)
+    assert relay.reads == 3  # the partial third batch ended the round: no fourth, empty read
+    async with pool.acquire() as conn:
+        await store.append(conn, "late", 0, [ThingHappened(thing_id="late", n=99)])
+    await until_published()  # woken by the outbox's NOTIFY, not the 60 s poll
+    await asyncio.sleep(0.3)
+    assert relay.reads == 4
+    relay.stop()
+    await task
+    assert len({m[0] for m in await _published(js, namespace)}) == 13
+    await nc.close()
