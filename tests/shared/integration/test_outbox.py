@@ -36,12 +36,18 @@ async def _published(js, namespace):
     return out
 
 
+async def _jetstream(url, namespace):
+    """A NATS connection and its JetStream context, with the kerneltest stream in place."""
+    nc = await connect(url)
+    js = nc.jetstream()
+    await ensure_stream(js, stream_config("kerneltest", namespace))
+    return nc, js
+
+
 async def test_relay_with_nats_down_publishes_everything_once_in_stream_order_after_restart(
     pool, database_url, restartable_nats, namespace
 ):
-    nc = await connect(restartable_nats.url)
-    js = nc.jetstream()
-    await ensure_stream(js, stream_config("kerneltest", namespace))
+    nc, js = await _jetstream(restartable_nats.url, namespace)
     store = EventStore(pool, source="/tessera/test")
     relay = OutboxRelay(
         pool,
@@ -92,9 +98,7 @@ async def test_relay_with_nats_down_publishes_everything_once_in_stream_order_af
 
 
 async def test_only_one_relay_is_active_per_database(pool, database_url, servers, namespace):
-    nc = await connect(servers.nats_url)
-    js = nc.jetstream()
-    await ensure_stream(js, stream_config("kerneltest", namespace))
+    nc, js = await _jetstream(servers.nats_url, namespace)
     relays = [
         OutboxRelay(pool, js, dsn=database_url, service="test", namespace=namespace, poll_seconds=0.1) for _ in range(2)
     ]
@@ -124,9 +128,7 @@ class _CountingRelay(OutboxRelay):
 async def test_a_partial_batch_ends_the_round_and_a_later_commit_wakes_the_relay(
     pool, database_url, servers, namespace
 ):
-    nc = await connect(servers.nats_url)
-    js = nc.jetstream()
-    await ensure_stream(js, stream_config("kerneltest", namespace))
+    nc, js = await _jetstream(servers.nats_url, namespace)
     store = EventStore(pool, source="/tessera/test")
     # the poll interval is far longer than the test: only NOTIFY can wake the relay in time
     relay = _CountingRelay(
