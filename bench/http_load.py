@@ -72,15 +72,20 @@ class Connections:
         try:
             writer.write(data)
             status, body = await _read_response(reader)
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
             writer.close()
-            if not reused:
+            answered = isinstance(exc, asyncio.IncompleteReadError) and bool(exc.partial)
+            if not reused or answered:
                 raise
-            # an idle connection the server had closed (keep-alive timeout): nothing was sent to
-            # the application, so the request goes again on a new connection
+            # an idle connection the server had closed (keep-alive timeout) before answering a
+            # single byte: the request never reached the application, so it goes again
             reader, writer = await asyncio.open_connection(self.host, self.port)
-            writer.write(data)
-            status, body = await _read_response(reader)
+            try:
+                writer.write(data)
+                status, body = await _read_response(reader)
+            except BaseException:
+                writer.close()
+                raise
         self.idle.append((reader, writer))
         return status, body
 

@@ -31,6 +31,11 @@ REQUESTS_REFUSED = Counter(
 EXEMPT_PREFIXES = ("/health", "/metrics", "/admin")
 
 
+def _exempt(path: str) -> bool:
+    """``/health`` and ``/health/live``, not ``/healthy``."""
+    return any(path == p or path.startswith(p + "/") for p in EXEMPT_PREFIXES)
+
+
 class AdmissionMiddleware:
     """A pure ASGI middleware (see ``app.CorrelationMiddleware`` for why not ``BaseHTTPMiddleware``)."""
 
@@ -43,7 +48,7 @@ class AdmissionMiddleware:
         self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight > 0 else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._slots is None or scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
+        if self._slots is None or scope["type"] != "http" or _exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:

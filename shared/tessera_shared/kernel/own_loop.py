@@ -58,19 +58,26 @@ class OwnLoop:
             loop = new_event_loop()
             with self._lock:
                 self._loop = loop
+            failure: BaseException | None = None
             try:
                 asyncio.set_event_loop(loop)
                 loop.run_until_complete(main())
             except BaseException as exc:  # handed to the owner, who decides
-                done.set_exception(exc)
-            else:
-                done.set_result(None)
+                failure = exc
             finally:
                 with self._lock:
-                    self._loop = None
+                    if self._loop is loop:  # not a later run's loop
+                        self._loop = None
                 with contextlib.suppress(Exception):
                     loop.run_until_complete(loop.shutdown_asyncgens())
                 loop.close()
+            # last, after the cleanup: the owner may start the next run as soon as it hears. An owner
+            # that was cancelled meanwhile has cancelled the future and hears nothing.
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                if failure is not None:
+                    done.set_exception(failure)
+                else:
+                    done.set_result(None)
 
         threading.Thread(target=target, name=self.name, daemon=True).start()
         await asyncio.wrap_future(done)

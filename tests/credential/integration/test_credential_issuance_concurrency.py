@@ -5,6 +5,7 @@ carry the context (correlation, trace) of the award event that caused them."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import uuid
 from concurrent.futures.process import BrokenProcessPool
@@ -21,6 +22,7 @@ from tessera_shared.contract.credential import AwardSuperseded, CredentialAwarde
 from tessera_shared.contract.envelope import Envelope
 from tessera_shared.kernel import context
 from tessera_shared.kernel.eventstore import Append, EventStore
+from tessera_shared.kernel.own_loop import OwnLoop
 from tests.credential.integration.test_credential_issuance_world import (
     DIDS,
     award,
@@ -236,3 +238,21 @@ async def test_signing_in_a_thread_needs_no_processes():
     thread.start()  # nothing to start
     assert await thread.run(sum, [1, 2]) == 3
     await thread.close()
+
+
+async def test_signing_processes_closed_while_starting_on_a_loop_that_ends_are_not_left_behind():
+    """The issuance worker's loop ends right after it closes its signing pool: workers still
+    warming up must be stopped before it ends, not by a callback that loop would never run."""
+    before = {p.pid for p in multiprocessing.active_children()}
+
+    async def main() -> None:
+        signer = SigningPool(2)
+        signer.start()
+        await asyncio.sleep(0.05)  # the workers are still starting
+        await signer.close(wait_for_start=True)
+
+    await OwnLoop("test:signing").run(main)
+    # Workers left to a callback would come up seconds later (the fork server imports the signing
+    # code) and stay; watch long enough for that, then none of this test's workers may be alive.
+    await asyncio.sleep(6)
+    assert [p for p in multiprocessing.active_children() if p.pid not in before] == []

@@ -73,3 +73,10 @@ async def test_zero_turns_admission_control_off():
         await asyncio.sleep(0.1)
         release.set()
         assert {r.status_code for r in await asyncio.gather(*many)} == {200}
+
+
+def test_only_the_operations_paths_themselves_are_exempt():
+    from tessera_shared.kernel.admission import _exempt
+
+    assert _exempt("/health/live") and _exempt("/metrics") and _exempt("/admin/status") and _exempt("/health")
+    assert not _exempt("/healthy") and not _exempt("/administrators") and not _exempt("/offerings/x/results")

@@ -53,3 +53,26 @@ async def test_call_soon_reaches_the_own_loop_and_stops_its_worker():
     await asyncio.wait_for(task, 5)
     assert stop_seen_on == ["test:stoppable"]
     assert own.call_soon(lambda: None) is False
+
+
+async def test_an_owner_cancelled_meanwhile_leaves_the_thread_to_end_quietly(monkeypatch):
+    own = OwnLoop("test:orphaned")
+    raised: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    finished = threading.Event()
+
+    async def main() -> None:
+        await asyncio.sleep(0.2)
+        finished.set()
+
+    task = asyncio.create_task(own.run(main))
+    await asyncio.sleep(0.05)
+    task.cancel()  # as Runtime.stop does after its grace period
+    await asyncio.gather(task, return_exceptions=True)
+    assert await asyncio.to_thread(finished.wait, 5)
+    for _ in range(50):  # the thread cleans up after main returns
+        if not own.running:
+            break
+        await asyncio.sleep(0.02)
+    assert not own.running
+    assert raised == []  # no InvalidStateError from answering a cancelled owner

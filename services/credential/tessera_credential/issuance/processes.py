@@ -282,12 +282,18 @@ class SigningPool:
                     self._starting = None
         raise AssertionError("unreachable")
 
-    async def close(self) -> None:
-        """Stop the workers: queued calls are cancelled, a running one finishes first."""
+    async def close(self, *, wait_for_start: bool = False) -> None:
+        """Stop the workers: queued calls are cancelled, a running one finishes first.
+
+        Workers still starting are stopped as soon as they are up, by a callback on this event loop;
+        ``wait_for_start``: wait for them here instead, for a caller whose loop ends right after
+        (the issuance worker's own loop), where that callback would never run."""
         self._closed = True
         starting, self._starting = self._starting, None
         if starting is None:
             return
+        if not starting.done() and wait_for_start:
+            await asyncio.wait([starting])
         if not starting.done():  # still starting: stop them as soon as they are up, without waiting
             starting.add_done_callback(_shut_down_when_started)
             return

@@ -129,11 +129,12 @@ class IssuanceContext:
                 poll_seconds=self.settings.issuance_poll_seconds,
             )
             if self._stop_requested.is_set():  # asked to stop before the worker existed
-                self.worker.stop()
+                return
             signer.start()
             await self.worker.run()
         finally:
-            await signer.close()
+            # this loop ends right after: wait for workers still starting, or they would outlive it
+            await signer.close(wait_for_start=True)
             await pool.close()
 
     def _stop_worker(self) -> None:
