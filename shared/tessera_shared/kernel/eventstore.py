@@ -6,9 +6,9 @@
   published) is the context bound when it is appended (:mod:`.context`), or the ``context`` its
   :class:`Append` carries: a worker acting on several stored events at once gives each append the
   context of its own cause (:meth:`EventStore.following`), so a trace continues past the worker.
-* ``read_all`` follows the global position in commit order: it returns only events whose
-  transaction is older than every transaction still in flight (``pg_snapshot_xmin``), so an event
-  whose transaction commits late is never skipped by a reader that already moved past its position.
+* ``read_all`` follows the global position: it returns only events whose transaction is older than
+  every transaction still in flight (``pg_snapshot_xmin``). That is not yet gap-free in every
+  interleaving: docs/architecture.md ("Known gap") says when an event can be skipped.
 """
 
 from __future__ import annotations
@@ -262,8 +262,9 @@ class EventStore:
     ) -> list[StoredEvent]:
         """Events after global position ``after`` whose transactions are all committed, in order.
 
-        Stops before the first event of a transaction that may still be in flight, so advancing a
-        checkpoint to the last position returned never skips a late commit.
+        Leaves out the events of transactions that may still be in flight; it does not stop at
+        them, so a late commit at a lower position can be skipped (docs/architecture.md, "Known
+        gap").
         """
         query = f"""SELECT {_COLUMNS} FROM events
                     WHERE global_position > $1
