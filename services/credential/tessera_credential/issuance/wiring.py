@@ -56,7 +56,6 @@ class IssuanceContext:
     kek: KeyEncryptionKey | None = None
     pipeline: IssuancePipeline | None = None
     worker: IssuanceWorker | None = None
-    signer: SigningPool | None = None
     verify_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     _runtime: Runtime | None = None
     _own_loop: OwnLoop = field(default_factory=lambda: OwnLoop("credential:issuance"))
@@ -87,8 +86,7 @@ class IssuanceContext:
         background = runtime.settings.run_background
         # The pipeline on the runtime's pool and loop: what tests and the CLI drive directly.
         # Without the worker (RUN_BACKGROUND=false) nothing issues in this process: no processes.
-        self.signer = SigningPool(0)
-        self.pipeline = self._pipeline(runtime.store, self.signer)
+        self.pipeline = self._pipeline(runtime.store, SigningPool(0))  # signs in a thread
         if not background:
             return
         self._runtime = runtime
