@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import nats.errors
 import orjson
 import structlog
 from nats.aio.msg import Msg
@@ -462,7 +463,15 @@ class Consumer:
         return result
 
     async def lag_is_zero(self) -> bool:
-        return self.ready and await self.lag() == 0
+        """Whether the consumer is known to be caught up. While JetStream cannot answer (a cluster
+        electing a new leader after a node failure, a server restarting) that is not known: False,
+        so a caller waiting for it keeps waiting instead of failing."""
+        if not self.ready:
+            return False
+        try:
+            return await self.lag() == 0
+        except (nats.errors.Error, TimeoutError):
+            return False
 
     async def lag(self) -> int:
         info = await self.js.consumer_info(self.stream, self.durable)

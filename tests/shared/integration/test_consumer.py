@@ -86,14 +86,20 @@ class Harness:
             return {r["thing_id"]: (r["total"], r["count"]) for r in await conn.fetch("SELECT * FROM things")}
 
 
-@pytest.fixture
-async def harness(pool, servers, namespace):
+async def _harness(pool, nats_url, namespace):
+    """The things table, a NATS connection and the kerneltest stream: (connection, harness)."""
     async with pool.acquire() as conn:
         await conn.execute("CREATE TABLE things (thing_id text PRIMARY KEY, total bigint, count int)")
-    nc = await connect(servers.nats_url)
+    nc = await connect(nats_url)
     js = nc.jetstream()
     await ensure_stream(js, stream_config("kerneltest", namespace))
-    yield Harness(pool, js, namespace)
+    return nc, Harness(pool, js, namespace)
+
+
+@pytest.fixture
+async def harness(pool, servers, namespace):
+    nc, harness = await _harness(pool, servers.nats_url, namespace)
+    yield harness
     await nc.close()
 
 
@@ -558,3 +564,19 @@ async def test_redrive_runs_finish_batch_for_its_message(harness, finish):
     assert await finish.committed(harness.pool) == [([7], [7], 7)]
     assert (await harness.state())["r"] == (7, 1)
     assert await list_dead_letters(harness.pool) == []
+
+
+async def test_lag_is_not_known_to_be_zero_while_jetstream_cannot_answer(pool, restartable_nats, namespace):
+    nc, harness = await _harness(pool, restartable_nats.url, namespace)
+    e = envelope("x", 1)
+    await harness.publish(e.type, e.to_bytes())
+    consumer = harness.consumer()
+    task = asyncio.create_task(consumer.run())
+    assert await _until(lambda: consumer.lag_is_zero())
+    restartable_nats.stop()  # the API request now goes unanswered: "not known", not an exception
+    assert await consumer.lag_is_zero() is False
+    restartable_nats.start()
+    assert await _until(lambda: consumer.lag_is_zero())  # known again once the server is back
+    consumer.stop()
+    await task
+    await nc.close()
