@@ -6,9 +6,9 @@
   published) is the context bound when it is appended (:mod:`.context`), or the ``context`` its
   :class:`Append` carries: a worker acting on several stored events at once gives each append the
   context of its own cause (:meth:`EventStore.following`), so a trace continues past the worker.
-* ``read_all`` follows the global position: it returns only events whose transaction is older than
-  every transaction still in flight (``pg_snapshot_xmin``). That is not yet gap-free in every
-  interleaving: docs/architecture.md ("Known gap") says when an event can be skipped.
+* ``read_all`` follows the global position without ever skipping an event that commits late: it
+  stops at a missing position until every transaction that could still fill it has ended
+  (:class:`Gap`; docs/architecture.md, "Gap-free global order").
 """
 
 from __future__ import annotations
@@ -254,27 +254,78 @@ class EventStore:
             return [_row(r) for r in await c.fetch(query, stream_id)]
 
     async def read_all(
-        self,
-        after: int = 0,
-        limit: int = 1000,
-        conn: Conn | None = None,
-        types: Sequence[str] | None = None,
-    ) -> list[StoredEvent]:
-        """Events after global position ``after`` whose transactions are all committed, in order.
+        self, after: int = 0, limit: int = 1000, conn: Conn | None = None, *, gap: Gap | None = None
+    ) -> Page:
+        """Events after global position ``after``, in order, up to the first position that is missing
+        and may still be filled by a transaction in flight.
 
-        Leaves out the events of transactions that may still be in flight; it does not stop at
-        them, so a late commit at a lower position can be skipped (docs/architecture.md, "Known
-        gap").
+        Pass back the previous page's ``gap``: once it has settled, its missing positions are known
+        to be rolled back and the read goes on past them.
         """
-        query = f"""SELECT {_COLUMNS} FROM events
-                    WHERE global_position > $1
-                      AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-                      AND ($3::text[] IS NULL OR event_type = ANY($3))
-                    ORDER BY global_position LIMIT $2"""
-        if conn is not None:
-            return [_row(r) for r in await conn.fetch(query, after, limit, types)]
-        async with self.pool.acquire() as c:
-            return [_row(r) for r in await c.fetch(query, after, limit, types)]
+        if conn is None:
+            async with self.pool.acquire() as c:
+                return await self.read_all(after, limit, c, gap=gap)
+        # One statement, one snapshot: the rows visible, the oldest transaction still running, and
+        # this reader's own transaction id, taken after the snapshot (so it is younger than the
+        # transaction of every position allocated before the snapshot).
+        rows = await conn.fetch(
+            f"""SELECT {_COLUMNS}, snap.xmin, snap.reader FROM
+                    (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
+                            pg_current_xact_id()::text::bigint AS reader) AS snap,
+                    LATERAL (SELECT {_COLUMNS} FROM events WHERE global_position > $1
+                             ORDER BY global_position LIMIT $2) AS page
+                ORDER BY global_position""",
+            after,
+            limit,
+        )
+        return _page(rows, after, gap)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Positions that were missing below ``below`` when a read saw them.
+
+    A missing position is either held by a transaction still in flight or was rolled back (or lost
+    in a crash): positions are never handed out twice. Its holder took its transaction id before
+    the position (the column's default, kernel migration 0003), and the position was handed out before the
+    row at ``below`` committed, so the holder's id is older than ``settles_at`` (the id the reader
+    took after its snapshot). Once no transaction older than ``settles_at`` runs, a position still
+    missing will never be filled.
+    """
+
+    below: int
+    settles_at: int
+
+
+@dataclass(frozen=True)
+class Page:
+    """One ``read_all``: the events in order, the position to read after next time, and the gap
+    the read stopped at (``waiting``) or has yet to pass (a page that ended before reaching it)."""
+
+    events: list[StoredEvent]
+    position: int
+    gap: Gap | None
+    waiting: bool
+    fetched: int  # rows the read fetched: fewer than the limit means it reached the end
+
+
+def _page(rows: Sequence[asyncpg.Record], after: int, gap: Gap | None) -> Page:
+    if not rows:
+        return Page([], after, gap, waiting=False, fetched=0)
+    settled = gap is not None and rows[0]["xmin"] >= gap.settles_at
+    expected = after + 1
+    events: list[StoredEvent] = []
+    for r in rows:
+        position = r["global_position"]
+        rolled_back = gap is not None and settled and position <= gap.below
+        if position != expected and not rolled_back:  # expected … position - 1 may still come
+            if gap is None or expected >= gap.below:  # a gap not seen before
+                gap = Gap(below=rows[-1]["global_position"], settles_at=rows[0]["reader"])
+            return Page(events, expected - 1, gap, waiting=True, fetched=len(rows))
+        events.append(_row(r))
+        expected = position + 1
+    still_ahead = gap is not None and expected <= gap.below
+    return Page(events, expected - 1, gap if still_ahead else None, waiting=False, fetched=len(rows))
 
 
 async def retry_on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int = 5) -> T:

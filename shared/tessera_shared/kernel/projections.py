@@ -2,8 +2,10 @@
 
 A :class:`Projection` names the tables it owns and applies stored events to them. The runner reads
 the global order gap-free (``EventStore.read_all``), applies a batch and advances the checkpoint in
-one transaction, so a crash never applies an event twice or skips one. ``rebuild`` empties the
-projection's tables, resets its checkpoint and replays the whole store.
+one transaction, so a crash never applies an event twice or skips one. A read that stops at a
+position a transaction in flight may still fill is retried shortly (not only on the next NOTIFY: a
+rolled-back position never sends one). ``rebuild`` empties the projection's tables, resets its
+checkpoint and replays the whole store.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import asyncpg
 import structlog
 
 from tessera_shared.kernel.db import Conn
-from tessera_shared.kernel.eventstore import EventStore, StoredEvent
+from tessera_shared.kernel.eventstore import EventStore, Gap, StoredEvent
 from tessera_shared.kernel.metrics import PROJECTION_POSITION
 
 log = structlog.get_logger(__name__)
@@ -38,40 +40,75 @@ class Projection(ABC):
 
 
 class ProjectionRunner:
-    def __init__(self, store: EventStore, projections: Sequence[Projection], *, dsn: str, batch_size: int = 500):
+    def __init__(
+        self,
+        store: EventStore,
+        projections: Sequence[Projection],
+        *,
+        dsn: str,
+        batch_size: int = 500,
+        gap_wait_seconds: float = 0.1,
+    ):
         self.store = store
         self.projections = list(projections)
         self.dsn = dsn
         self.batch_size = batch_size
+        # How long one catch_up waits at a missing position before giving the other projections a
+        # turn; the gap is usually settled by the next read, once the readers' own transaction ends.
+        self.gap_wait_seconds = gap_wait_seconds
+        self._gaps: dict[str, Gap] = {}  # per projection: the missing positions it has yet to pass
+        self._waiting: set[str] = set()  # projections whose last read stopped at a gap
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
 
     async def catch_up(self, projection: Projection) -> int:
         """Apply everything committed since the checkpoint; returns the number of events applied."""
         applied = 0
+        pause, waited = 0.0, 0.0
+        wanted = set(projection.event_types) if projection.event_types is not None else None
         while True:
             async with self.store.pool.acquire() as conn, conn.transaction():
                 position = await self._lock_checkpoint(conn, projection.name)
-                events = await self.store.read_all(position, self.batch_size, conn=conn)
-                if not events:
-                    return applied
-                wanted = set(projection.event_types) if projection.event_types is not None else None
-                for event in events:
+                page = await self.store.read_all(
+                    position, self.batch_size, conn=conn, gap=self._gaps.get(projection.name)
+                )
+                for event in page.events:
                     if wanted is None or event.event_type in wanted:
                         await projection.apply(conn, event)
-                last = events[-1].global_position
-                await conn.execute(
-                    "UPDATE projection_checkpoints SET position = $2, updated_at = clock_timestamp() "
-                    "WHERE projection = $1",
-                    projection.name,
-                    last,
-                )
-            PROJECTION_POSITION.labels(projection.name).set(last)
-            applied += len(events)
-            if len(events) < self.batch_size:
+                if page.position != position:
+                    await conn.execute(
+                        "UPDATE projection_checkpoints SET position = $2, updated_at = clock_timestamp() "
+                        "WHERE projection = $1",
+                        projection.name,
+                        page.position,
+                    )
+            self._remember(projection.name, page.gap, page.waiting)
+            PROJECTION_POSITION.labels(projection.name).set(page.position)
+            applied += len(page.events)
+            if page.waiting:
+                # Stopped where a transaction in flight may still write. The first retry is at once (a
+                # gap seen by the round that just committed settles as soon as nothing older runs);
+                # then briefly, and after that the run loop polls (run()).
+                if waited >= self.gap_wait_seconds:
+                    return applied
+                await asyncio.sleep(pause)
+                waited += pause
+                pause = min(max(pause * 2, 0.002), 0.02)
+                continue
+            if page.fetched < self.batch_size:
                 # All that was visible is applied; reading again would find nothing but what commits
                 # later, and each later commit NOTIFYs the runner (a statement trigger on events).
                 return applied
+
+    def _remember(self, name: str, gap: Gap | None, waiting: bool) -> None:
+        if gap is None:
+            self._gaps.pop(name, None)
+        else:
+            self._gaps[name] = gap
+        if waiting:
+            self._waiting.add(name)
+        else:
+            self._waiting.discard(name)
 
     @staticmethod
     async def _lock_checkpoint(conn: Conn, name: str) -> int:
@@ -98,6 +135,7 @@ class ProjectionRunner:
                    ON CONFLICT (projection) DO UPDATE SET position = 0, updated_at = clock_timestamp()""",
                 projection.name,
             )
+        self._remember(projection.name, None, waiting=False)
         log.info("projection reset; replaying", projection=projection.name)
         return await self.catch_up(projection)
 
@@ -119,8 +157,10 @@ class ProjectionRunner:
                 await listener.add_listener("tessera_events", lambda *_: self._wake.set())
                 while not self._stopping.is_set():
                     await self.catch_up_all()
+                    # A gap's holder may end without a NOTIFY (a rollback): poll soon while one waits.
+                    timeout = min(poll_seconds, 0.05) if self._waiting else poll_seconds
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+                        await asyncio.wait_for(self._wake.wait(), timeout=timeout)
                     self._wake.clear()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("projection runner lost the database", error=repr(exc))

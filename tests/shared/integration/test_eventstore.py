@@ -1,15 +1,19 @@
 """Event store against a real PostgreSQL: optimistic concurrency and the gap-free global read."""
 
 import asyncio
+import contextlib
 import random
+import uuid
 
 import pytest
 
+from tessera_shared.kernel import db, migrations
 from tessera_shared.kernel.eventstore import (
     Append,
     ConcurrencyError,
     DuplicateEvent,
     EventStore,
+    Gap,
     retry_on_conflict,
 )
 from tests.shared.kernel_events import ThingHappened, ThingNoted
@@ -93,23 +97,35 @@ async def test_reader_following_global_position_sees_every_event_once_with_50_co
     async def writer(w: int) -> None:
         for i in range(per_writer):
             async with pool.acquire() as conn, conn.transaction():
+                if random.random() < 0.5:
+                    # take the transaction id before appending (as a consumer's inbox insert does), so
+                    # transaction-id order differs from position order
+                    await conn.fetchval("SELECT pg_current_xact_id()")
+                    await asyncio.sleep(random.random() * 0.005)
                 await store.append(conn, f"w{w}", i, [ThingHappened(thing_id=f"w{w}", n=i)])
                 # hold some transactions open so positions commit out of order
                 await asyncio.sleep(random.random() * 0.01)
+            if random.random() < 0.1:  # and leave some positions rolled back for good
+                with contextlib.suppress(RuntimeError):
+                    async with pool.acquire() as conn, conn.transaction():
+                        await store.append(conn, f"rolled-back-{w}-{i}", 0, [ThingHappened(thing_id="r", n=i)])
+                        await asyncio.sleep(random.random() * 0.005)
+                        raise RuntimeError("roll back")
 
     async def reader() -> None:
-        position = 0
+        position, gap = 0, None
         while True:
-            batch = await store.read_all(position, limit=37)
-            for e in batch:
+            page = await store.read_all(position, limit=37, gap=gap)
+            for e in page.events:
                 assert e.global_position > position
                 position = e.global_position
                 seen.append(e.event_id)
-            if not batch:
-                if done.is_set():
-                    final = await store.read_all(position, limit=10_000)
-                    seen.extend(e.event_id for e in final)
-                    if not final:
+            gap = page.gap
+            if not page.events:
+                if done.is_set() and not page.waiting:
+                    final = await store.read_all(position, limit=10_000, gap=gap)
+                    seen.extend(e.event_id for e in final.events)
+                    if not final.events and not final.waiting:
                         return
                 await asyncio.sleep(0.001)
 
@@ -122,3 +138,91 @@ async def test_reader_following_global_position_sees_every_event_once_with_50_co
     assert len(all_ids) == writers * per_writer
     assert len(seen) == len(set(seen)), "an event was read twice"
     assert sorted(seen) == sorted(all_ids), "an event was skipped"
+
+
+async def _append_one(store: EventStore, conn, stream: str) -> str:
+    [event] = await store.append(conn, stream, 0, [ThingHappened(thing_id=stream, n=1)])
+    return event.event_id
+
+
+async def test_read_all_waits_at_a_position_committed_late_by_a_younger_transaction(pool):
+    """The interleaving a transaction-id filter alone gets wrong: ``older`` takes its id first but
+    appends after ``younger`` has taken the lower position, and commits first."""
+    store = EventStore(pool, source="/tessera/test")
+    async with pool.acquire() as older, pool.acquire() as younger:
+        older_tx, younger_tx = older.transaction(), younger.transaction()
+        await older_tx.start()
+        await older.fetchval("SELECT pg_current_xact_id()")
+        await younger_tx.start()
+        late = await _append_one(store, younger, "late")
+        early = await _append_one(store, older, "early")
+        await older_tx.commit()
+
+        page = await store.read_all(0)
+        assert page.events == [] and page.waiting and page.position == 0
+        again = await store.read_all(0, gap=page.gap)  # not settled while its holder runs
+        assert again.events == [] and again.waiting and again.gap == page.gap
+
+        await younger_tx.commit()
+    page = await store.read_all(0, gap=page.gap)
+    assert [e.event_id for e in page.events] == [late, early]
+    assert not page.waiting and page.gap is None
+
+
+async def test_read_all_passes_a_rolled_back_position_once_nothing_older_runs(pool):
+    store = EventStore(pool, source="/tessera/test")
+    async with pool.acquire() as a, pool.acquire() as b:
+        b_tx = b.transaction()
+        await b_tx.start()
+        await _append_one(store, b, "rolled-back")
+        committed = await _append_one(store, a, "committed")
+        page = await store.read_all(0)
+        assert page.events == [] and page.waiting
+        await b_tx.rollback()
+    gap: Gap | None = page.gap
+    for _ in range(3):  # settles once the transactions older than the gap's reader have ended
+        page = await store.read_all(0, gap=gap)
+        gap = page.gap
+        if page.events:
+            break
+    assert [e.event_id for e in page.events] == [committed]
+    assert not page.waiting and page.position == page.events[0].global_position
+
+
+async def test_a_position_is_handed_out_only_to_a_transaction_with_an_id(pool):
+    """Evaluates the position column's own default in a fresh transaction: the transaction has its
+    id afterwards (an identity column's nextval does not assign one, except every 32nd value)."""
+    async with pool.acquire() as conn:
+        default = await conn.fetchval(
+            "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a "
+            "ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
+            "WHERE d.adrelid = 'events'::regclass AND a.attname = 'global_position'"
+        )
+        assert default is not None, "global_position has no default expression"
+        for _ in range(40):
+            async with conn.transaction():
+                assert await conn.fetchval("SELECT pg_current_xact_id_if_assigned()") is None
+                await conn.fetchval(f"SELECT {default}")
+                assert await conn.fetchval("SELECT pg_current_xact_id_if_assigned()") is not None
+
+
+async def test_positions_go_on_after_the_migration_from_an_identity_column(servers):
+    """A store with events from before kernel migration 0003 goes on counting where its identity stopped."""
+    url = db.with_database(servers.database_url, "t_" + uuid.uuid4().hex[:12])
+    await db.ensure_database(url)
+    pool = await db.create_pool(url, size=2)
+    try:
+        kernel = migrations.for_service("test", None)
+        store = EventStore(pool, source="/t")
+        async with pool.acquire() as conn:
+            await migrations.apply(conn, [m for m in kernel if m.name < "kernel/0003"])
+            for n in range(5):
+                await store.append(conn, f"old-{n}", 0, [ThingHappened(thing_id="o", n=n)])
+            await conn.execute("DELETE FROM events WHERE stream_id = 'old-4'")  # as if rolled back at 5
+            assert await migrations.apply(conn, kernel) == ["kernel/0003_positions_after_transaction_id.sql"]
+            await store.append(conn, "new", 0, [ThingHappened(thing_id="n", n=1)])
+            positions = [r[0] for r in await conn.fetch("SELECT global_position FROM events ORDER BY 1")]
+        assert positions == [1, 2, 3, 4, 6]  # 5 was handed out once: never again
+    finally:
+        await pool.close()
+        await db.drop_database(url)

@@ -1,5 +1,7 @@
 """Projections against a real PostgreSQL: checkpoint in the same transaction, rebuild reproduces."""
 
+import asyncio
+
 import asyncpg
 import pytest
 
@@ -51,3 +53,53 @@ async def test_catch_up_is_checkpointed_and_rebuild_reproduces_the_read_model(po
         await conn.execute("UPDATE totals SET total = -1")
     assert await runner.rebuild(runner.by_name("totals")) == 40
     assert await _snapshot(pool) == before
+
+
+async def _totals_table(pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TABLE totals (thing_id text PRIMARY KEY, total bigint, last_position bigint)")
+
+
+async def test_an_event_committed_late_below_the_checkpoint_is_never_skipped(pool, database_url):
+    """``older`` takes its transaction id first, appends after ``younger`` took the lower position,
+    and commits first: the runner waits at the lower position instead of passing it."""
+    await _totals_table(pool)
+    store = EventStore(pool, source="/t")
+    runner = ProjectionRunner(store, [Totals()], dsn=database_url, gap_wait_seconds=0.05)
+    async with pool.acquire() as older, pool.acquire() as younger:
+        older_tx, younger_tx = older.transaction(), younger.transaction()
+        await older_tx.start()
+        await older.fetchval("SELECT pg_current_xact_id()")
+        await younger_tx.start()
+        await store.append(younger, "late", 0, [ThingHappened(thing_id="late", n=1)])
+        await store.append(older, "early", 0, [ThingHappened(thing_id="early", n=2)])
+        await older_tx.commit()
+        assert await runner.catch_up_all() == 0
+        await younger_tx.commit()
+    assert await runner.catch_up_all() == 2
+    totals = {r[0]: r[1] for r in await _snapshot(pool)}
+    assert totals == {"late": 1, "early": 2}
+
+
+async def test_the_runner_passes_a_rolled_back_position_without_waiting_for_its_poll(pool, database_url):
+    """A rollback sends no NOTIFY: the runner polls soon while it waits at a gap, not after a minute."""
+    await _totals_table(pool)
+    store = EventStore(pool, source="/t")
+    runner = ProjectionRunner(store, [Totals()], dsn=database_url, gap_wait_seconds=0.01)
+    running = asyncio.create_task(runner.run(poll_seconds=60))
+    try:
+        async with pool.acquire() as doomed, pool.acquire() as other:
+            tx = doomed.transaction()
+            await tx.start()
+            await store.append(doomed, "doomed", 0, [ThingHappened(thing_id="doomed", n=1)])
+            await store.append(other, "kept", 0, [ThingHappened(thing_id="kept", n=5)])
+            await asyncio.sleep(0.3)  # the runner has read and stopped at the doomed position
+            assert await _snapshot(pool) == []
+            await tx.rollback()
+        async with asyncio.timeout(10):
+            while not await _snapshot(pool):  # noqa: ASYNC110 - the read model is in another connection's table
+                await asyncio.sleep(0.02)
+        assert {r[0]: r[1] for r in await _snapshot(pool)} == {"kept": 5}
+    finally:
+        runner.stop()
+        await running
