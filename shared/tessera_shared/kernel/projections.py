@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
@@ -29,10 +30,20 @@ class Projection(ABC):
     name: str
     tables: Sequence[str] = ()
     event_types: Sequence[str] | None = None  # None: every event
+    # At most one round per this many seconds while the runner runs (0: a round on every commit).
+    # For a read model its commands already write in their own transaction, the runner only checks
+    # and repairs, so its rounds need not follow every commit (each costs a transaction).
+    catch_up_every: float = 0.0
 
     @abstractmethod
     async def apply(self, conn: Conn, event: StoredEvent) -> None:
         """Update the read model for one event (runs inside the checkpoint's transaction)."""
+
+    async def apply_batch(self, conn: Conn, events: Sequence[StoredEvent]) -> None:
+        """Update the read model for a batch of events of ``event_types``, in order, in the
+        checkpoint's transaction. Override to look up what the whole batch needs in one query."""
+        for event in events:
+            await self.apply(conn, event)
 
     async def reset(self, conn: Conn) -> None:
         for table in self.tables:
@@ -72,9 +83,9 @@ class ProjectionRunner:
                 page = await self.store.read_all(
                     position, self.batch_size, conn=conn, gap=self._gaps.get(projection.name)
                 )
-                for event in page.events:
-                    if wanted is None or event.event_type in wanted:
-                        await projection.apply(conn, event)
+                batch = [e for e in page.events if wanted is None or e.event_type in wanted]
+                if batch:
+                    await projection.apply_batch(conn, batch)
                 if page.position != position:
                     await conn.execute(
                         "UPDATE projection_checkpoints SET position = $2, updated_at = clock_timestamp() "
@@ -155,12 +166,25 @@ class ProjectionRunner:
             try:
                 listener = await asyncpg.connect(self.dsn)
                 await listener.add_listener("tessera_events", lambda *_: self._wake.set())
+                behind = {p.name for p in self.projections}  # may have events to apply
+                due: dict[str, float] = {}  # earliest next round (Projection.catch_up_every)
                 while not self._stopping.is_set():
-                    await self.catch_up_all()
+                    now = time.monotonic()
+                    for p in self.projections:
+                        if p.name in behind and due.get(p.name, 0.0) <= now:
+                            behind.discard(p.name)
+                            await self.catch_up(p)
+                            due[p.name] = time.monotonic() + p.catch_up_every
+                    behind |= self._waiting
                     # A gap's holder may end without a NOTIFY (a rollback): poll soon while one waits.
                     timeout = min(poll_seconds, 0.05) if self._waiting else poll_seconds
+                    if behind:
+                        timeout = min(timeout, max(0.0, min(due.get(n, 0.0) for n in behind) - time.monotonic()))
+                    woken = False
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                        woken = await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                    if woken or not behind:  # a commit, or the polling fallback
+                        behind = {p.name for p in self.projections}
                     self._wake.clear()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("projection runner lost the database", error=repr(exc))

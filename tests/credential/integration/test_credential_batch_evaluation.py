@@ -73,11 +73,17 @@ async def test_a_batch_defers_evaluation_to_its_end_and_decides_each_learner_off
             assert award["status"] == "active" and award["offering_id"] == "off-a"
             [evaluated] = await rows(
                 svc,
-                """SELECT outcome, award_id::text, evaluated_by FROM award_learner_offerings
-                   WHERE learner_id = $1 AND offering_id = 'off-a'""",
+                """SELECT outcome, award_id::text, evaluated_by, met, (explanation->>'met')::bool AS explained_met
+                   FROM award_learner_offerings WHERE learner_id = $1 AND offering_id = 'off-a'""",
                 learner,
             )
-            assert evaluated == {"outcome": "awarded", "award_id": award["award_id"], "evaluated_by": last.id}
+            assert evaluated == {
+                "outcome": "awarded",
+                "award_id": award["award_id"],
+                "evaluated_by": last.id,
+                "met": True,
+                "explained_met": True,
+            }
             [caused_by] = await rows(svc, "SELECT caused_by FROM awards WHERE learner_id = $1", learner)
             assert caused_by["caused_by"] == last.id
         # one CredentialAwarded event per award, in the outbox with the award, one request queued each

@@ -1,6 +1,7 @@
 """Projections against a real PostgreSQL: checkpoint in the same transaction, rebuild reproduces."""
 
 import asyncio
+import time
 
 import asyncpg
 import pytest
@@ -103,3 +104,41 @@ async def test_the_runner_passes_a_rolled_back_position_without_waiting_for_its_
     finally:
         runner.stop()
         await running
+
+
+class Counted(Totals):
+    """Totals that counts the runner's rounds that reached it."""
+
+    def __init__(self, name: str, every: float) -> None:
+        self.name, self.catch_up_every, self.rounds = name, every, 0
+
+    async def apply_batch(self, conn: asyncpg.Connection, events) -> None:
+        self.rounds += 1
+        for event in events:
+            await self.apply(conn, event)
+
+
+async def test_a_projection_with_catch_up_every_gets_fewer_rounds_and_every_event(pool, database_url):
+    """Under a trickle of commits, a projection that asks for a round at most every 0.5 s gets
+    a handful of rounds while one that follows every commit gets one per commit; both end current."""
+    await _totals_table(pool)
+    store = EventStore(pool, source="/t")
+    eager, lazy = Counted("eager", 0.0), Counted("lazy", 0.5)
+    runner = ProjectionRunner(store, [eager, lazy], dsn=database_url)
+    running = asyncio.create_task(runner.run(poll_seconds=60))
+    started = time.monotonic()
+    try:
+        for i in range(20):
+            async with pool.acquire() as conn:
+                await store.append(conn, f"s{i}", 0, [ThingHappened(thing_id="x", n=1)])
+            await asyncio.sleep(0.05)
+        checkpoint = "SELECT min(position) FROM projection_checkpoints"
+        async with asyncio.timeout(10):
+            while await pool.fetchval(checkpoint) < 20:  # noqa: ASYNC110 - the runner is another task's
+                await asyncio.sleep(0.05)
+        elapsed = time.monotonic() - started
+    finally:
+        runner.stop()
+        await running
+    assert lazy.rounds <= elapsed / 0.5 + 2
+    assert eager.rounds >= 10 > lazy.rounds

@@ -308,39 +308,31 @@ class RecordsProjection(Projection):
     """Rebuilds ``records`` and ``results`` from the event store (``tessera assessment rebuild``).
 
     While the service runs, every command has already written the rows of its events, so the
-    runner finds them current: one query per window of 1,000 positions tells which events are
-    already reflected (valid for the runner's transaction: versions only grow, and a rebuild's
-    TRUNCATE waits for it). Any other event rehydrates its whole record and saves it; the record's
-    later events are then skipped by the version check."""
+    runner finds them current: one query per batch reads the versions its records reflect (by
+    primary key). Any event a record does not reflect yet rehydrates its whole record and saves it;
+    the record's later events are then skipped by the version check."""
 
     name = "assessment-records"
     tables = ("results", "records")
     event_types = RESULT_EVENT_TYPES
-    WINDOW = 1000
+    catch_up_every = 0.25  # the commands keep it current; a round per commit would only confirm that
 
-    def __init__(self) -> None:
-        self._transaction: object | None = None  # the runner's connection proxy: new per batch
-        self._window = (0, 0)
-        self._reflected: set[int] = set()
-
-    async def _refresh(self, conn: Conn, position: int) -> None:
+    async def apply_batch(self, conn: Conn, events: Sequence[StoredEvent]) -> None:
         rows = await conn.fetch(
-            """SELECT e.global_position FROM events e JOIN records r ON r.stream_id = e.stream_id
-               WHERE e.global_position >= $1 AND e.global_position < $2 AND r.version >= e.stream_version""",
-            position,
-            position + self.WINDOW,
+            "SELECT stream_id, version FROM records WHERE stream_id = ANY($1::text[])",
+            list({e.stream_id for e in events}),
         )
-        self._transaction, self._window = conn, (position, position + self.WINDOW)
-        self._reflected = {r["global_position"] for r in rows}
+        reflected = {r["stream_id"]: r["version"] for r in rows}
+        for event in events:
+            if reflected.get(event.stream_id, 0) >= event.stream_version:
+                continue
+            reflected[event.stream_id] = await self._save(conn, event.stream_id)
 
     async def apply(self, conn: Conn, event: StoredEvent) -> None:
-        position = event.global_position
-        if conn is not self._transaction or not self._window[0] <= position < self._window[1]:
-            await self._refresh(conn, position)
-        if position in self._reflected:
-            return
-        current = await conn.fetchval("SELECT version FROM records WHERE stream_id = $1", event.stream_id)
-        if current is not None and current >= event.stream_version:
-            return
-        record = await load_record(conn, event.stream_id)
+        await self.apply_batch(conn, [event])
+
+    @staticmethod
+    async def _save(conn: Conn, stream_id: str) -> int:
+        record = await load_record(conn, stream_id)
         await save_records(conn, [Saved(record, record.version)])
+        return record.version

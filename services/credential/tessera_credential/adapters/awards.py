@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from tessera_credential.domain.decision import ActiveAward, NewAward, Outcome
 from tessera_credential.domain.pathways import ActivePathwayAward, HeldAward, PathwayGrant, PathwayVersion
 from tessera_shared.contract.catalogue import PathwayDefinition
@@ -121,23 +123,24 @@ class Evaluation:
 async def save_evaluations(conn: Conn, evaluations: Sequence[Evaluation]) -> None:
     if not evaluations:
         return
-    await conn.executemany(
-        """UPDATE award_learner_offerings
-           SET outcome = $3, met = $4, explanation = $5, award_id = $6::uuid, evaluated_by = $7, evaluated_at = $8
-           WHERE learner_id = $1 AND offering_id = $2""",
-        [
-            (
-                e.learner_id,
-                e.offering_id,
-                e.outcome.value,
-                e.explanation.met if e.explanation is not None else False,
-                _json(e.explanation) if e.explanation is not None else None,
-                e.award_id,
-                e.cause_id,
-                e.cause_at,
-            )
-            for e in evaluations
-        ],
+    # one row per learner x offering, the last evaluation winning (an UPDATE ... FROM applies only one)
+    evaluations = list({(e.learner_id, e.offering_id): e for e in evaluations}.values())
+    await conn.execute(
+        """UPDATE award_learner_offerings o
+           SET outcome = u.outcome, met = u.met, explanation = u.explanation::jsonb, award_id = u.award_id::uuid,
+               evaluated_by = u.evaluated_by, evaluated_at = u.evaluated_at
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::text[],
+                       $8::timestamptz[]) AS u(learner_id, offering_id, outcome, met, explanation, award_id,
+                                               evaluated_by, evaluated_at)
+           WHERE o.learner_id = u.learner_id AND o.offering_id = u.offering_id""",
+        [e.learner_id for e in evaluations],
+        [e.offering_id for e in evaluations],
+        [e.outcome.value for e in evaluations],
+        [e.explanation.met if e.explanation is not None else False for e in evaluations],
+        [orjson.dumps(_json(e.explanation)).decode() if e.explanation is not None else None for e in evaluations],
+        [e.award_id for e in evaluations],
+        [e.cause_id for e in evaluations],
+        [e.cause_at for e in evaluations],
     )
 
 

@@ -95,7 +95,19 @@ async def awards(conn: Conn, award_ids: list[str]) -> dict[str, AwardRow]:
 
 
 async def lineages(conn: Conn, award_ids: list[str]) -> dict[str, list[AwardRow]]:
-    """For each award, its whole supersession lineage, oldest first (the head is the last one)."""
+    """For each award, its whole supersession lineage, oldest first (the head is the last one).
+
+    Most awards stand alone (nothing superseded, nothing supersedes them): their lineage is the
+    award itself, read by primary key; only the others need the recursive walk."""
+    alone = await awards(conn, award_ids)
+    out = {i: [a] for i, a in alone.items() if a.supersedes is None and a.superseded_by is None}
+    linked = [i for i in award_ids if i in alone and i not in out]
+    if linked:
+        out.update(await _linked_lineages(conn, linked))
+    return out
+
+
+async def _linked_lineages(conn: Conn, award_ids: list[str]) -> dict[str, list[AwardRow]]:
     rows = await conn.fetch(
         f"""WITH RECURSIVE forward(award_id, start) AS (
                 SELECT award_id, award_id FROM awards WHERE award_id = ANY($1::uuid[])
