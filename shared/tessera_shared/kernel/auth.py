@@ -8,8 +8,10 @@ Routes without a token requirement must be declared with :func:`public` (a test 
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,13 +67,40 @@ def load_public_key(value: str) -> Ed25519PublicKey | None:
 
 
 class TokenVerifier:
+    """Verifies bearer tokens; remembers the ones it accepted until they expire.
+
+    A client sends the same token with every request, and checking its signature and claims again
+    each time was a measurable share of a request's CPU. A token is only ever remembered after a
+    full verification with this verifier's key, is looked up by its exact text (the signature
+    covers all of it), and is verified again from scratch once past its ``exp``; tokens that fail
+    are never remembered."""
+
+    REMEMBERED = 4096  # distinct tokens kept (least recently used dropped first)
+
     def __init__(self, public_key: Ed25519PublicKey | None, *, issuer: str, audience: str, leeway: int = 30):
         self.public_key = public_key
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
+        self._accepted: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Principal:
+        with self._lock:  # FastAPI runs this sync dependency in its thread pool
+            remembered = self._accepted.get(token)
+            if remembered is not None:
+                if time.time() < remembered[1]:  # pyjwt: expired once exp <= now - leeway
+                    self._accepted.move_to_end(token)
+                    return remembered[0]
+                del self._accepted[token]
+        principal, expires = self._verify(token)
+        with self._lock:
+            self._accepted[token] = (principal, expires + self.leeway)
+            if len(self._accepted) > self.REMEMBERED:
+                self._accepted.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         if self.public_key is None:
             raise Unauthorized("this service has no token verification key configured")
         try:
@@ -92,7 +121,8 @@ class TokenVerifier:
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise Unauthorized("invalid token: roles must be a list of strings")
         institution = claims.get("institution")
-        return Principal(str(claims["sub"]), str(institution) if institution else None, frozenset(roles))
+        principal = Principal(str(claims["sub"]), str(institution) if institution else None, frozenset(roles))
+        return principal, float(claims["exp"])
 
 
 _bearer = HTTPBearer(auto_error=False)
