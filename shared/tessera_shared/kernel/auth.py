@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,7 @@ class TokenVerifier:
         self._lock = threading.Lock()
 
     def verify(self, token: str) -> Principal:
-        with self._lock:  # FastAPI runs this sync dependency in its thread pool
+        with self._lock:  # also called from threads (the pages, the CLI, tests)
             remembered = self._accepted.get(token)
             if remembered is not None:
                 if time.time() < remembered[1]:  # pyjwt: expired once exp <= now - leeway
@@ -128,17 +128,19 @@ class TokenVerifier:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def _principal(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+# The dependencies are coroutines although they do not await: FastAPI runs a plain function in its
+# thread pool, and that hop cost more than the (remembered) token check itself.
+async def _principal(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer":
         raise Unauthorized("a bearer token is required")
     verifier: TokenVerifier = request.app.state.token_verifier
     return verifier.verify(creds.credentials)
 
 
-def require(*roles: str) -> Callable[..., Principal]:
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """FastAPI dependency: a valid token holding any of ``roles`` (any role if none given)."""
 
-    def dependency(principal: Principal = Depends(_principal)) -> Principal:
+    async def dependency(principal: Principal = Depends(_principal)) -> Principal:
         if roles and not principal.has(*roles):
             raise Forbidden(f"requires one of the roles: {', '.join(roles)}")
         return principal

@@ -38,7 +38,7 @@ Editor = Annotated[Principal, Depends(require(CATALOGUE_EDITOR))]
 EditorOrOperator = Annotated[Principal, Depends(require(CATALOGUE_EDITOR, OPERATOR))]
 
 
-def unit_of_work(request: Request) -> UnitOfWork:
+async def unit_of_work(request: Request) -> UnitOfWork:  # a coroutine: no thread-pool hop
     runtime = request.app.state.runtime
     return UnitOfWork(runtime.pool, runtime.store, request.app.state.services["volume_rules"])
 

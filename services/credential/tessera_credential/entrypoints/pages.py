@@ -253,7 +253,7 @@ def _badge_response(
 # ------------------------------------------------------------------------------ learner backpack
 
 
-def _backpack_auth(
+async def _backpack_auth(  # a coroutine: no thread-pool hop
     request: Request,
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
     cookie: str | None = Depends(_cookie),
