@@ -267,18 +267,23 @@ class EventStore:
                 return await self.read_all(after, limit, c, gap=gap)
         # One statement, one snapshot: the rows visible, the oldest transaction still running, and
         # this reader's own transaction id, taken after the snapshot (so it is younger than the
-        # transaction of every position allocated before the snapshot).
+        # transaction of every position allocated before the snapshot). That holds only if the
+        # transaction had no id before this statement (a row lock or a write gives it one, which may
+        # be older than a gap's holder), so the statement also says whether it had one.
         rows = await conn.fetch(
-            f"""SELECT {_COLUMNS}, snap.xmin, snap.reader FROM
-                    (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
-                            pg_current_xact_id()::text::bigint AS reader) AS snap,
-                    LATERAL (SELECT {_COLUMNS} FROM events WHERE global_position > $1
-                             ORDER BY global_position LIMIT $2) AS page
+            f"""SELECT page.*, snap.* FROM
+                    (SELECT pg_current_xact_id_if_assigned() IS NOT NULL AS had_id,
+                            pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
+                            pg_current_xact_id()::text::bigint AS reader) AS snap
+                    LEFT JOIN LATERAL (SELECT {_COLUMNS} FROM events WHERE global_position > $1
+                                       ORDER BY global_position LIMIT $2) AS page ON true
                 ORDER BY global_position""",
             after,
             limit,
         )
-        return _page(rows, after, gap)
+        if rows[0]["had_id"]:
+            raise RuntimeError("read_all needs a transaction that has no transaction id yet (see Gap)")
+        return _page([r for r in rows if r["global_position"] is not None], after, gap)
 
 
 @dataclass(frozen=True)

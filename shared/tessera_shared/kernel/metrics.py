@@ -12,3 +12,8 @@ RELAY_LAG = Gauge("tessera_relay_lag_events", "Outbox rows not yet published", [
 RELAY_LAG_SECONDS = Gauge("tessera_relay_lag_seconds", "Age of the oldest unpublished outbox row", ["service"])
 CONSUMER_LAG = Gauge("tessera_consumer_lag_messages", "Messages pending for a durable consumer", ["consumer"])
 PROJECTION_POSITION = Gauge("tessera_projection_position", "Last global position applied", ["projection"])
+PROJECTION_GAP_WAIT = Gauge(
+    "tessera_projection_gap_wait_seconds",
+    "How long the projection has waited at a position a transaction in flight may still fill (0: not waiting)",
+    ["projection"],
+)

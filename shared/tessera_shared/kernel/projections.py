@@ -3,8 +3,8 @@
 A :class:`Projection` names the tables it owns and applies stored events to them. The runner reads
 the global order gap-free (``EventStore.read_all``), applies a batch and advances the checkpoint in
 one transaction, so a crash never applies an event twice or skips one. A read that stops at a
-position a transaction in flight may still fill is retried shortly (not only on the next NOTIFY: a
-rolled-back position never sends one). ``rebuild`` empties the projection's tables, resets its
+position a transaction in flight may still fill is retried every 50 ms (not only on the next
+NOTIFY: a rolled-back position never sends one). ``rebuild`` empties the projection's tables, resets its
 checkpoint and replays the whole store.
 """
 
@@ -21,7 +21,7 @@ import structlog
 
 from tessera_shared.kernel.db import Conn
 from tessera_shared.kernel.eventstore import EventStore, Gap, StoredEvent
-from tessera_shared.kernel.metrics import PROJECTION_POSITION
+from tessera_shared.kernel.metrics import PROJECTION_GAP_WAIT, PROJECTION_POSITION
 
 log = structlog.get_logger(__name__)
 
@@ -58,38 +58,38 @@ class ProjectionRunner:
         *,
         dsn: str,
         batch_size: int = 500,
-        gap_wait_seconds: float = 0.1,
     ):
         self.store = store
         self.projections = list(projections)
         self.dsn = dsn
         self.batch_size = batch_size
-        # How long one catch_up waits at a missing position before giving the other projections a
-        # turn; the gap is usually settled by the next read, once the readers' own transaction ends.
-        self.gap_wait_seconds = gap_wait_seconds
         self._gaps: dict[str, Gap] = {}  # per projection: the missing positions it has yet to pass
-        self._waiting: set[str] = set()  # projections whose last read stopped at a gap
+        self._waiting: dict[str, float] = {}  # projections whose last read stopped at a gap: since when
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
 
     async def catch_up(self, projection: Projection) -> int:
-        """Apply everything committed since the checkpoint; returns the number of events applied."""
+        """Apply everything committed since the checkpoint; returns the number of events applied.
+
+        Returns early, with the projection waiting (run() polls it), when the read stops at a
+        position a transaction in flight may still fill."""
         applied = 0
-        pause, waited = 0.0, 0.0
         wanted = set(projection.event_types) if projection.event_types is not None else None
+        # While it waits at a gap, a read only needs to see whether the gap moved: one row; and it
+        # is not retried at once (run() polls it).
+        retried = projection.name in self._waiting
+        limit = 1 if retried else self.batch_size
         while True:
             async with self.store.pool.acquire() as conn, conn.transaction():
-                position = await self._lock_checkpoint(conn, projection.name)
-                page = await self.store.read_all(
-                    position, self.batch_size, conn=conn, gap=self._gaps.get(projection.name)
-                )
+                position, exists = await self._lock_checkpoint(conn, projection.name)
+                page = await self.store.read_all(position, limit, conn=conn, gap=self._gaps.get(projection.name))
                 batch = [e for e in page.events if wanted is None or e.event_type in wanted]
                 if batch:
                     await projection.apply_batch(conn, batch)
-                if page.position != position:
+                if page.position != position or not exists:
                     await conn.execute(
-                        "UPDATE projection_checkpoints SET position = $2, updated_at = clock_timestamp() "
-                        "WHERE projection = $1",
+                        """INSERT INTO projection_checkpoints (projection, position) VALUES ($1, $2)
+                           ON CONFLICT (projection) DO UPDATE SET position = $2, updated_at = clock_timestamp()""",
                         projection.name,
                         page.position,
                     )
@@ -97,19 +97,18 @@ class ProjectionRunner:
             PROJECTION_POSITION.labels(projection.name).set(page.position)
             applied += len(page.events)
             if page.waiting:
-                # Stopped where a transaction in flight may still write. The first retry is at once (a
-                # gap seen by the round that just committed settles as soon as nothing older runs);
-                # then briefly, and after that the run loop polls (run()).
-                if waited >= self.gap_wait_seconds:
+                # Stopped where a transaction in flight may still write. A gap just seen is retried
+                # once at once: it settles as soon as nothing older than the round that saw it runs
+                # (the usual case: a rolled-back append); after that run() polls every 50 ms.
+                if retried:
                     return applied
-                await asyncio.sleep(pause)
-                waited += pause
-                pause = min(max(pause * 2, 0.002), 0.02)
+                retried, limit = True, 1
                 continue
-            if page.fetched < self.batch_size:
+            if page.fetched < limit:
                 # All that was visible is applied; reading again would find nothing but what commits
                 # later, and each later commit NOTIFYs the runner (a statement trigger on events).
                 return applied
+            limit = self.batch_size
 
     def _remember(self, name: str, gap: Gap | None, waiting: bool) -> None:
         if gap is None:
@@ -117,29 +116,31 @@ class ProjectionRunner:
         else:
             self._gaps[name] = gap
         if waiting:
-            self._waiting.add(name)
-        else:
-            self._waiting.discard(name)
+            since = self._waiting.setdefault(name, time.monotonic())
+            PROJECTION_GAP_WAIT.labels(name).set(time.monotonic() - since)
+        elif self._waiting.pop(name, None) is not None:
+            PROJECTION_GAP_WAIT.labels(name).set(0)
 
     @staticmethod
-    async def _lock_checkpoint(conn: Conn, name: str) -> int:
-        """The projection's position, locked (FOR UPDATE: two replicas never apply the same batch);
-        the row is created on the projection's first run only, not in every round."""
-        select = "SELECT position FROM projection_checkpoints WHERE projection = $1 FOR UPDATE"
-        position: int | None = await conn.fetchval(select, name)
-        if position is None:
-            await conn.execute(
-                "INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING", name
-            )
-            position = await conn.fetchval(select, name)
-        assert position is not None
-        return position
+    async def _lock_checkpoint(conn: Conn, name: str) -> tuple[int, bool]:
+        """The projection's position, and whether its row exists yet, with the projection locked for
+        the transaction: two replicas never apply the same batch.
+
+        The lock is a transaction-scoped advisory lock, not ``SELECT … FOR UPDATE``: locking a row
+        gives the transaction its id, and ``read_all`` needs a transaction that takes its id only
+        after the read's snapshot (eventstore.Gap)."""
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('tessera-projection:' || $1, 0))", name)
+        position: int | None = await conn.fetchval(
+            "SELECT position FROM projection_checkpoints WHERE projection = $1", name
+        )
+        return (position, True) if position is not None else (0, False)
 
     async def catch_up_all(self) -> int:
         return sum([await self.catch_up(p) for p in self.projections])
 
     async def rebuild(self, projection: Projection) -> int:
         async with self.store.pool.acquire() as conn, conn.transaction():
+            await self._lock_checkpoint(conn, projection.name)  # no round of another replica in between
             await projection.reset(conn)
             await conn.execute(
                 """INSERT INTO projection_checkpoints (projection, position) VALUES ($1, 0)
@@ -174,10 +175,12 @@ class ProjectionRunner:
                         if p.name in behind and due.get(p.name, 0.0) <= now:
                             behind.discard(p.name)
                             await self.catch_up(p)
-                            due[p.name] = time.monotonic() + p.catch_up_every
-                    behind |= self._waiting
-                    # A gap's holder may end without a NOTIFY (a rollback): poll soon while one waits.
-                    timeout = min(poll_seconds, 0.05) if self._waiting else poll_seconds
+                            # A gap's holder may end without a NOTIFY (a rollback): poll every 50 ms
+                            # while the projection waits at one.
+                            wait = max(p.catch_up_every, 0.05 if p.name in self._waiting else 0.0)
+                            due[p.name] = time.monotonic() + wait
+                    behind |= self._waiting.keys()
+                    timeout = poll_seconds
                     if behind:
                         timeout = min(timeout, max(0.0, min(due.get(n, 0.0) for n in behind) - time.monotonic()))
                     woken = False

@@ -2,6 +2,8 @@
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import pytest
@@ -66,7 +68,7 @@ async def test_an_event_committed_late_below_the_checkpoint_is_never_skipped(poo
     and commits first: the runner waits at the lower position instead of passing it."""
     await _totals_table(pool)
     store = EventStore(pool, source="/t")
-    runner = ProjectionRunner(store, [Totals()], dsn=database_url, gap_wait_seconds=0.05)
+    runner = ProjectionRunner(store, [Totals()], dsn=database_url)
     async with pool.acquire() as older, pool.acquire() as younger:
         older_tx, younger_tx = older.transaction(), younger.transaction()
         await older_tx.start()
@@ -82,11 +84,12 @@ async def test_an_event_committed_late_below_the_checkpoint_is_never_skipped(poo
     assert totals == {"late": 1, "early": 2}
 
 
-async def test_the_runner_passes_a_rolled_back_position_without_waiting_for_its_poll(pool, database_url):
-    """A rollback sends no NOTIFY: the runner polls soon while it waits at a gap, not after a minute."""
+async def test_the_runner_polls_a_held_position_and_passes_it_once_rolled_back(pool, database_url):
+    """A rollback sends no NOTIFY: while it waits at a gap the runner polls every 50 ms (one-row
+    reads), not after its minute-long poll, and passes the position once it is rolled back."""
     await _totals_table(pool)
-    store = EventStore(pool, source="/t")
-    runner = ProjectionRunner(store, [Totals()], dsn=database_url, gap_wait_seconds=0.01)
+    store = Interleaving(pool, source="/t")
+    runner = ProjectionRunner(store, [Totals()], dsn=database_url)
     running = asyncio.create_task(runner.run(poll_seconds=60))
     try:
         async with pool.acquire() as doomed, pool.acquire() as other:
@@ -95,8 +98,13 @@ async def test_the_runner_passes_a_rolled_back_position_without_waiting_for_its_
             await store.append(doomed, "doomed", 0, [ThingHappened(thing_id="doomed", n=1)])
             await store.append(other, "kept", 0, [ThingHappened(thing_id="kept", n=5)])
             await asyncio.sleep(0.3)  # the runner has read and stopped at the doomed position
+            before = store.reads
+            await asyncio.sleep(1.0)
+            reads, limits = store.reads - before, store.limits[before:]
             assert await _snapshot(pool) == []
             await tx.rollback()
+        assert 5 <= reads <= 25  # ~20 at one read per 50 ms
+        assert set(limits) == {1}
         async with asyncio.timeout(10):
             while not await _snapshot(pool):  # noqa: ASYNC110 - the read model is in another connection's table
                 await asyncio.sleep(0.02)
@@ -142,3 +150,52 @@ async def test_a_projection_with_catch_up_every_gets_fewer_rounds_and_every_even
         await running
     assert lazy.rounds <= elapsed / 0.5 + 2
     assert eager.rounds >= 10 > lazy.rounds
+
+
+class Interleaving(EventStore):
+    """Runs ``between`` once, inside the runner's round, just before its read."""
+
+    between: Callable[[], Awaitable[None]] | None = None
+    reads = 0
+    limits: list[int]
+
+    async def read_all(self, after: int = 0, limit: int = 1000, *args: Any, **kwargs: Any) -> Any:
+        self.reads += 1
+        self.limits = [*getattr(self, "limits", []), limit]
+        if self.between is not None:
+            between, self.between = self.between, None
+            await between()
+        return await super().read_all(after, limit, *args, **kwargs)
+
+
+async def test_a_holder_that_takes_its_id_after_the_round_began_is_waited_for(pool, database_url):
+    """The holder takes its id and a position after the runner's round has begun (and locked the
+    projection) but before its read; a later position commits. The round's own transaction id must
+    not make the gap look settled (a row lock taken first would give the round an older id)."""
+    await _totals_table(pool)
+    store = Interleaving(pool, source="/t")
+    runner = ProjectionRunner(store, [Totals()], dsn=database_url)
+    await runner.catch_up_all()  # the checkpoint row exists
+    async with pool.acquire() as holder:
+        tx = holder.transaction()
+        await tx.start()
+
+        async def between() -> None:
+            await store.append(holder, "late", 0, [ThingHappened(thing_id="late", n=1)])
+            async with pool.acquire() as writer:
+                await store.append(writer, "early", 0, [ThingHappened(thing_id="early", n=2)])
+
+        store.between = between
+        assert await runner.catch_up_all() == 0
+        assert await runner.catch_up_all() == 0
+        await tx.commit()
+    assert await runner.catch_up_all() == 2
+    assert {r[0]: r[1] for r in await _snapshot(pool)} == {"late": 1, "early": 2}
+
+
+async def test_read_all_refuses_a_transaction_that_already_has_an_id(pool):
+    store = EventStore(pool, source="/t")
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.fetchval("SELECT pg_current_xact_id()")
+        with pytest.raises(RuntimeError, match="no transaction id"):
+            await store.read_all(0, conn=conn)

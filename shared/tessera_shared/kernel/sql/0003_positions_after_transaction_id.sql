@@ -4,6 +4,9 @@
 -- after the position was handed out. An identity column cannot promise that (in a transaction's
 -- first insert, nextval runs before the row is written and the id assigned), so the position comes
 -- from a function that takes the id first.
+-- No append between reading the identity's next value and dropping it (replicas of an older
+-- version may still be running during an upgrade).
+LOCK TABLE events IN ACCESS EXCLUSIVE MODE;
 CREATE SEQUENCE events_position AS bigint OWNED BY events.global_position;
 -- Go on from the identity's next value: no position is handed out twice, not even a rolled-back one.
 SELECT setval('events_position', nextval(pg_get_serial_sequence('events', 'global_position')), false);
