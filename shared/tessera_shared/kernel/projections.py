@@ -87,12 +87,7 @@ class ProjectionRunner:
                 if batch:
                     await projection.apply_batch(conn, batch)
                 if page.position != position or not exists:
-                    await conn.execute(
-                        """INSERT INTO projection_checkpoints (projection, position) VALUES ($1, $2)
-                           ON CONFLICT (projection) DO UPDATE SET position = $2, updated_at = clock_timestamp()""",
-                        projection.name,
-                        page.position,
-                    )
+                    await self._save_checkpoint(conn, projection.name, page.position)
             self._remember(projection.name, page.gap, page.waiting)
             PROJECTION_POSITION.labels(projection.name).set(page.position)
             applied += len(page.events)
@@ -135,6 +130,15 @@ class ProjectionRunner:
         )
         return (position, True) if position is not None else (0, False)
 
+    @staticmethod
+    async def _save_checkpoint(conn: Conn, name: str, position: int) -> None:
+        await conn.execute(
+            """INSERT INTO projection_checkpoints (projection, position) VALUES ($1, $2)
+               ON CONFLICT (projection) DO UPDATE SET position = $2, updated_at = clock_timestamp()""",
+            name,
+            position,
+        )
+
     async def catch_up_all(self) -> int:
         return sum([await self.catch_up(p) for p in self.projections])
 
@@ -142,11 +146,7 @@ class ProjectionRunner:
         async with self.store.pool.acquire() as conn, conn.transaction():
             await self._lock_checkpoint(conn, projection.name)  # no round of another replica in between
             await projection.reset(conn)
-            await conn.execute(
-                """INSERT INTO projection_checkpoints (projection, position) VALUES ($1, 0)
-                   ON CONFLICT (projection) DO UPDATE SET position = 0, updated_at = clock_timestamp()""",
-                projection.name,
-            )
+            await self._save_checkpoint(conn, projection.name, 0)
         self._remember(projection.name, None, waiting=False)
         log.info("projection reset; replaying", projection=projection.name)
         return await self.catch_up(projection)

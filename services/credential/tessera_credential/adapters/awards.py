@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from tessera_credential.domain.decision import ActiveAward, NewAward, Outcome
 from tessera_credential.domain.pathways import ActivePathwayAward, HeldAward, PathwayGrant, PathwayVersion
 from tessera_shared.contract.catalogue import PathwayDefinition
@@ -127,9 +125,9 @@ async def save_evaluations(conn: Conn, evaluations: Sequence[Evaluation]) -> Non
     evaluations = list({(e.learner_id, e.offering_id): e for e in evaluations}.values())
     await conn.execute(
         """UPDATE award_learner_offerings o
-           SET outcome = u.outcome, met = u.met, explanation = u.explanation::jsonb, award_id = u.award_id::uuid,
+           SET outcome = u.outcome, met = u.met, explanation = u.explanation, award_id = u.award_id::uuid,
                evaluated_by = u.evaluated_by, evaluated_at = u.evaluated_at
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[], $7::text[],
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::jsonb[], $6::text[], $7::text[],
                        $8::timestamptz[]) AS u(learner_id, offering_id, outcome, met, explanation, award_id,
                                                evaluated_by, evaluated_at)
            WHERE o.learner_id = u.learner_id AND o.offering_id = u.offering_id""",
@@ -137,7 +135,7 @@ async def save_evaluations(conn: Conn, evaluations: Sequence[Evaluation]) -> Non
         [e.offering_id for e in evaluations],
         [e.outcome.value for e in evaluations],
         [e.explanation.met if e.explanation is not None else False for e in evaluations],
-        [orjson.dumps(_json(e.explanation)).decode() if e.explanation is not None else None for e in evaluations],
+        [_json(e.explanation) if e.explanation is not None else None for e in evaluations],
         [e.award_id for e in evaluations],
         [e.cause_id for e in evaluations],
         [e.cause_at for e in evaluations],
