@@ -56,19 +56,45 @@ class LockedLearners:
     learner_ids: frozenset[str]
 
 
-async def lock_learners(conn: Conn, learner_ids: Iterable[str]) -> LockedLearners:
+# One round trip: the definitions lock (shared), then every learner row (inserted if new) in the
+# database's learner_id order, then the learner-offerings recorded. ``DO UPDATE ... WHERE false``
+# updates nothing but locks each existing row (FOR UPDATE: the key column is in the SET list), and,
+# unlike a SELECT ... FOR UPDATE in the same statement, also a row another transaction inserted and
+# committed after this statement's snapshot. The materialized CTE is scanned before the sort emits
+# its first row, so the definitions lock comes first; the learner-offerings wait for every learner
+# lock (their filter's scalar subquery reads ``locked`` to the end), so this statement never holds
+# a learner-offering row while it waits for a learner.
+_LOCK_LEARNERS = f"""
+    WITH definitions AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({_DEFINITIONS_LOCK}))
+    , locked AS (
+        INSERT INTO award_learners (learner_id)
+        SELECT u.learner_id FROM definitions, unnest($1::text[]) AS u(learner_id) ORDER BY u.learner_id
+        ON CONFLICT (learner_id) DO UPDATE SET learner_id = EXCLUDED.learner_id WHERE false
+        RETURNING 1
+    ), recorded AS (
+        INSERT INTO award_learner_offerings (learner_id, offering_id)
+        SELECT * FROM unnest($2::text[], $3::text[]) WHERE (SELECT count(*) FROM locked) >= 0
+        ON CONFLICT DO NOTHING
+    )
+    SELECT count(*) FROM locked"""
+
+
+async def lock_learners(
+    conn: Conn, learner_ids: Iterable[str], recording: Iterable[tuple[str, str]] = ()
+) -> LockedLearners:
     """Lock every learner of a consumer batch at once, in one fixed order (the definitions lock
     first, then the rows in the database's ``learner_id`` order, as :func:`learners_in_offering`
-    gives them). Two batches locking in arrival order could each hold a learner the other waits
-    for (a deadlock, then retries); sorted, one simply waits for the other."""
+    gives them), in one statement. Two batches locking in arrival order could each hold a learner
+    the other waits for (a deadlock, then retries); sorted, one simply waits for the other.
+
+    ``recording``: (learner, offering) pairs to record as having facts (what
+    :func:`touch_learner_offerings` does), in the same statement once the learners are locked."""
     ids = sorted(set(learner_ids))
     if not ids:
+        await touch_learner_offerings(conn, recording)
         return LockedLearners(frozenset())
-    await lock_definitions(conn, exclusive=False)
-    await conn.execute("INSERT INTO award_learners (learner_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", ids)
-    await conn.execute(
-        "SELECT 1 FROM award_learners WHERE learner_id = ANY($1::text[]) ORDER BY learner_id FOR UPDATE", ids
-    )
+    pairs = sorted(set(recording))
+    await conn.execute(_LOCK_LEARNERS, ids, [p[0] for p in pairs], [p[1] for p in pairs])
     return LockedLearners(frozenset(ids))
 
 
@@ -82,11 +108,8 @@ async def lock_learner(conn: Conn, learner_id: str, held: object = None) -> None
     ``held``: what :func:`lock_learners` returned earlier in this transaction (``Delivery.prepared``);
     a learner it locked is not locked again. Anything else (None: a handler called without the
     consumer's hook) locks here."""
-    if _held(held, learner_id):
-        return
-    await lock_definitions(conn, exclusive=False)
-    await conn.execute("INSERT INTO award_learners (learner_id) VALUES ($1) ON CONFLICT DO NOTHING", learner_id)
-    await conn.execute("SELECT 1 FROM award_learners WHERE learner_id = $1 FOR UPDATE", learner_id)
+    if not _held(held, learner_id):
+        await lock_learners(conn, [learner_id])
 
 
 async def touch_learner_offerings(conn: Conn, keys: Iterable[tuple[str, str]]) -> None:
@@ -231,12 +254,10 @@ async def save_pathway(
 async def save_learner_profile(
     conn: Conn, learner_id: str, profile: dict[str, Any], pos: Position, held: object = None
 ) -> None:
-    if not _held(held, learner_id):  # else the row exists and is locked already
-        await lock_definitions(conn, exclusive=False)  # the lock order: definitions, then the learner row
-        await conn.execute("INSERT INTO award_learners (learner_id) VALUES ($1) ON CONFLICT DO NOTHING", learner_id)
+    await lock_learner(conn, learner_id, held)  # the row exists and is locked
     row = await conn.fetchrow(
         """SELECT profile_stream AS source_stream, profile_seq AS seq, profile_at AS at, profile_event_id AS event_id
-           FROM award_learners WHERE learner_id = $1 FOR UPDATE""",
+           FROM award_learners WHERE learner_id = $1""",
         learner_id,
     )
     if row is not None and row["event_id"] is not None and not pos.is_after(_position(row)):

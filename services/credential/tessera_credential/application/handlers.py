@@ -262,15 +262,15 @@ def learner_of(event: Event) -> str | None:
 
 
 async def lock_batch(conn: Conn, events: Sequence[tuple[Event, Envelope]]) -> LearnerBatch:
-    """The kernel's ``prepare_batch``: every learner of the batch's fresh events, locked sorted, and
-    every learner-offering they concern recorded, in one statement each."""
-    locked = await state.lock_learners(conn, [lr for event, _ in events if (lr := learner_of(event)) is not None])
+    """The kernel's ``prepare_batch``: every learner of the batch's fresh events locked sorted, and
+    every learner-offering they concern recorded, in one statement."""
     recorded = {
         (lr, offering)
         for event, _ in events
         if (lr := learner_of(event)) is not None and isinstance(offering := getattr(event, "offering_id", None), str)
     }
-    await state.touch_learner_offerings(conn, recorded)
+    learners = [lr for event, _ in events if (lr := learner_of(event)) is not None]
+    locked = await state.lock_learners(conn, learners, recording=recorded)
     return LearnerBatch(locked.learner_ids, recorded=frozenset(recorded))
 
 
