@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -165,6 +165,12 @@ def insert_outbox_sql(first: int) -> str:
         SELECT i::uuid, t, b FROM unnest(${first}::text[], ${first + 1}::text[], ${first + 2}::bytea[]) AS u(i, t, b)"""
 
 
+# The events and their outbox rows in one round trip (data-modifying CTEs all run to completion).
+_APPEND_WITH_OUTBOX = f"""WITH appended AS ({insert_events_sql(1)} RETURNING {_COLUMNS}),
+    published AS ({insert_outbox_sql(8)})
+    SELECT * FROM appended"""
+
+
 @contextlib.contextmanager
 def conflicts(stream_id: str, expected_version: int | None) -> Iterator[None]:
     """Around an insert of events: a duplicate event id is :class:`DuplicateEvent`; a taken
@@ -212,24 +218,36 @@ class EventStore:
             versions[a.stream_id] = actual + len(a.events)
         return rows
 
-    async def append_many(self, conn: Conn, appends: Sequence[Append]) -> list[StoredEvent]:
-        """Append to several streams in the caller's transaction, in one round trip per table."""
+    async def append_many(
+        self, conn: Conn, appends: Sequence[Append], *, versions: Mapping[str, int] | None = None
+    ) -> list[StoredEvent]:
+        """Append to several streams in the caller's transaction: the events and their outbox rows
+        in one statement, after one read of the streams' current versions.
+
+        ``versions``: streams whose current version the caller read in this transaction (it loaded
+        them to decide); the read is skipped for those. The insert refuses a taken
+        ``(stream_id, stream_version)`` either way, so a stream appended to since the caller's read
+        is the same :class:`ConcurrencyError` as with the store's own read."""
         appends = [a for a in appends if a.events]
         if not appends:
             return []
-        versions = {
-            r["stream_id"]: r["v"]
-            for r in await conn.fetch(
-                "SELECT stream_id, max(stream_version) AS v FROM events WHERE stream_id = ANY($1) GROUP BY 1",
-                list({a.stream_id for a in appends}),
+        current = dict(versions or {})
+        unknown = sorted({a.stream_id for a in appends} - current.keys())
+        if unknown:
+            current.update(
+                (r["stream_id"], r["v"])
+                for r in await conn.fetch(
+                    "SELECT stream_id, max(stream_version) AS v FROM events WHERE stream_id = ANY($1) GROUP BY 1",
+                    unknown,
+                )
             )
-        }
-        rows = self.rows(appends, versions)
+        rows = self.rows(appends, current)
         # A concurrent append may take one of the versions between our read and our insert.
         with conflicts(appends[0].stream_id, appends[0].expected_version):
-            inserted = await conn.fetch(f"{insert_events_sql(1)} RETURNING {_COLUMNS}", *rows.event_columns())
-        if rows.outbox_ids:
-            await conn.execute(insert_outbox_sql(1), *rows.outbox_columns())
+            if rows.outbox_ids:
+                inserted = await conn.fetch(_APPEND_WITH_OUTBOX, *rows.event_columns(), *rows.outbox_columns())
+            else:
+                inserted = await conn.fetch(f"{insert_events_sql(1)} RETURNING {_COLUMNS}", *rows.event_columns())
         EVENTS_APPENDED.labels(self.service).inc(len(inserted))
         return [_row(r) for r in inserted]
 

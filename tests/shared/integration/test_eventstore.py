@@ -76,6 +76,31 @@ async def test_stale_expected_version_is_refused_and_retry_reloads(pool):
     assert attempts == [0, 1]
 
 
+async def test_versions_the_caller_read_skip_the_stores_read_and_the_index_still_refuses_a_taken_one(pool):
+    store = EventStore(pool, source="/tessera/test")
+    async with pool.acquire() as conn:
+        await store.append(conn, "k", 0, [ThingHappened(thing_id="k", n=0)])
+        outbox_before = await conn.fetchval("SELECT count(*) FROM outbox")
+        # the caller read version 0 before another writer appended: the unique version refuses it
+        with pytest.raises(ConcurrencyError):
+            async with conn.transaction():
+                await store.append_many(conn, [Append("k", 0, [ThingHappened(thing_id="k", n=1)])], versions={"k": 0})
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == outbox_before  # nothing half-written
+        # the version it read is current: appended at the next version, with its outbox row, in one statement
+        async with conn.transaction():
+            stored = await store.append_many(
+                conn,
+                [Append("k", 1, [ThingHappened(thing_id="k", n=2)]), Append("new", 0, [ThingNoted(thing_id="n")])],
+                versions={"k": 1},
+            )
+        assert [(e.stream_id, e.stream_version) for e in stored] == [("k", 2), ("new", 1)]
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == outbox_before + 1  # ThingNoted is not published
+        # a version the caller states wrongly is refused before anything is written
+        with pytest.raises(ConcurrencyError):
+            await store.append_many(conn, [Append("k", 1, [ThingHappened(thing_id="k", n=3)])], versions={"k": 2})
+    assert [e.stream_version for e in await store.load(None, "k")] == [1, 2]
+
+
 async def test_duplicate_event_id_is_refused(pool):
     store = EventStore(pool, source="/tessera/test")
     async with pool.acquire() as conn:

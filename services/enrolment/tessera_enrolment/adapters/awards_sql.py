@@ -20,9 +20,10 @@ _INSERT = """INSERT INTO awards (award_id, learner_id, micro_credential_id, micr
                  superseded_at = COALESCE(awards.superseded_at, EXCLUDED.superseded_at)"""
 
 
-async def record_awarded(conn: Conn, e: CredentialAwarded) -> None:
-    await conn.execute(
-        _INSERT,
+async def record_awarded(conn: Conn, e: CredentialAwarded) -> bool:
+    """Record the award; True when its revocation arrived first (then it completes nothing)."""
+    revoked = await conn.fetchval(
+        _INSERT + " RETURNING revoked_at IS NOT NULL",
         e.award_id,
         e.learner_id,
         e.micro_credential_id,
@@ -43,6 +44,7 @@ async def record_awarded(conn: Conn, e: CredentialAwarded) -> None:
             e.award_id,
             e.awarded_at,
         )
+    return bool(revoked)
 
 
 async def record_revoked(conn: Conn, e: AwardRevoked) -> None:

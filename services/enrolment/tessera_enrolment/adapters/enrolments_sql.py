@@ -45,6 +45,23 @@ async def lock_enrolments(conn: Conn, enrolment_ids: Sequence[str]) -> None:
     )
 
 
+async def lock_completable(conn: Conn, learner_id: str, offering_id: str, enrolment_id: str | None) -> str | None:
+    """The learner's latest admitted (or not completed) enrolment in the offering — the one given, if
+    any — locked, after the offering's seats row: the lock order of every command, in one round trip
+    (the seats CTE is read to the end before the first enrolment row reaches the row lock)."""
+    value = await conn.fetchval(
+        """WITH seats AS MATERIALIZED (SELECT 1 FROM offering_seats WHERE offering_id = $2 FOR UPDATE)
+           SELECT e.enrolment_id FROM enrolments e
+           WHERE e.learner_id = $1 AND e.offering_id = $2 AND e.status IN ('admitted', 'not_completed')
+             AND ($3::text IS NULL OR e.enrolment_id = $3) AND (SELECT count(*) FROM seats) >= 0
+           ORDER BY e.requested_at DESC LIMIT 1 FOR UPDATE OF e""",
+        learner_id,
+        offering_id,
+        enrolment_id,
+    )
+    return str(value) if value is not None else None
+
+
 async def offering_of(conn: Conn, enrolment_id: str) -> str | None:
     value = await conn.fetchval("SELECT offering_id FROM enrolments WHERE enrolment_id = $1", enrolment_id)
     return str(value) if value is not None else None

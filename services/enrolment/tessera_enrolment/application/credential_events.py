@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from tessera_enrolment.adapters import awards_sql, enrolments_sql, offerings_sql
+from tessera_enrolment.adapters import awards_sql, enrolments_sql
 from tessera_enrolment.application.deps import Deps, persist
 from tessera_enrolment.domain.enrolment import EnrolmentStatus
 from tessera_shared.contract.base import Event
@@ -19,23 +19,13 @@ Handler = Callable[[Any, Delivery], Awaitable[None]]
 def handlers(deps: Deps) -> Mapping[type[Event], Handler]:
     async def on_awarded(event: CredentialAwarded, delivery: Delivery) -> None:
         conn = delivery.conn
-        await awards_sql.record_awarded(conn, event)
-        revoked = await conn.fetchval("SELECT revoked_at IS NOT NULL FROM awards WHERE award_id = $1", event.award_id)
-        if revoked:
+        if await awards_sql.record_awarded(conn, event):
             return  # the revocation arrived first: this award completes nothing
-        enrolment_id = await conn.fetchval(
-            """SELECT enrolment_id FROM enrolments
-               WHERE learner_id = $1 AND offering_id = $2 AND status IN ('admitted', 'not_completed')
-                 AND ($3::text IS NULL OR enrolment_id = $3)
-               ORDER BY requested_at DESC LIMIT 1""",
-            event.learner_id,
-            event.offering_id,
-            event.enrolment_id,
+        enrolment_id = await enrolments_sql.lock_completable(
+            conn, event.learner_id, event.offering_id, event.enrolment_id
         )
         if enrolment_id is None:
             return  # kept in awards: an offering that finishes later completes the enrolment from it
-        await offerings_sql.lock_seats(conn, [event.offering_id])  # the lock order of every command
-        await enrolments_sql.lock_enrolments(conn, [enrolment_id])
         enrolment = (await enrolments_sql.load_aggregates(conn, [enrolment_id]))[enrolment_id]
         now = deps.clock.now()
         if enrolment.status not in (EnrolmentStatus.ADMITTED, EnrolmentStatus.NOT_COMPLETED):

@@ -49,12 +49,18 @@ async def persist(
     diplomas: dict[str, Any] | None = None,
     batch_appends: Sequence[Append] = (),
 ) -> None:
-    """State rows, then the events (with their outbox rows), in the caller's transaction."""
+    """State rows, then the events (with their outbox rows), in the caller's transaction.
+
+    The aggregates were loaded (or created) in this transaction, so their streams' versions are
+    known and the store need not read them; a stream appended to since is refused by the event
+    store's unique version either way (:class:`ConcurrencyError`)."""
     changed = [a for a in aggregates if a.pending]
     await enrolments_sql.save(conn, changed, now=now, diplomas=diplomas)
     appends = list(batch_appends)
+    loaded: dict[str, int] = {}
     for a in changed:
         events = a.take_pending()
         appends.append(Append(a.stream_id, a.expected_version, events))
+        loaded[a.stream_id] = a.expected_version
         a.version += len(events)
-    await store.append_many(conn, appends)
+    await store.append_many(conn, appends, versions=loaded)
