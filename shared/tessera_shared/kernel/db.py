@@ -14,16 +14,26 @@ from asyncpg.pool import PoolConnectionProxy
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 
-def _dumps(value: Any) -> str:
+def _dumps(value: Any) -> bytes:
     # orjson: ~5x faster than json.dumps on the documents and events every service writes;
     # non-string keys are written as strings, as json.dumps does.
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _jsonb_out(value: Any) -> bytes:
+    return b"\x01" + _dumps(value)  # jsonb's binary format: a version byte, then the JSON text
+
+
+def _jsonb_in(data: bytes) -> Any:
+    return orjson.loads(data[1:])
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    # jsonb in and out as Python objects: the event store and read models speak JSON.
-    await conn.set_type_codec("jsonb", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
-    await conn.set_type_codec("json", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+    # jsonb in and out as Python objects: the event store and read models speak JSON. In binary
+    # format, so that rows of a table with jsonb columns also decode as composite values
+    # (``array_agg(t)``: several tables in one round trip); asyncpg decodes composites only binary.
+    await conn.set_type_codec("jsonb", encoder=_jsonb_out, decoder=_jsonb_in, schema="pg_catalog", format="binary")
+    await conn.set_type_codec("json", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog", format="binary")
 
 
 async def _release(conn: asyncpg.Connection) -> None:

@@ -227,12 +227,18 @@ class EventStore:
         ``versions``: streams whose current version the caller read in this transaction (it loaded
         them to decide); the read is skipped for those. The insert refuses a taken
         ``(stream_id, stream_version)`` either way, so a stream appended to since the caller's read
-        is the same :class:`ConcurrencyError` as with the store's own read."""
+        is the same :class:`ConcurrencyError` as with the store's own read. A stream whose first
+        append expects version 0 (a new stream) is not read either: if it exists, its version 1 is
+        taken and the insert is refused the same way."""
         appends = [a for a in appends if a.events]
         if not appends:
             return []
         current = dict(versions or {})
-        unknown = sorted({a.stream_id for a in appends} - current.keys())
+        first: dict[str, int | None] = {}  # each stream's first expected version
+        for a in appends:
+            first.setdefault(a.stream_id, a.expected_version)
+        current.update((stream, 0) for stream, expected in first.items() if expected == 0 and stream not in current)
+        unknown = sorted(first.keys() - current.keys())
         if unknown:
             current.update(
                 (r["stream_id"], r["v"])

@@ -86,6 +86,8 @@ async def test_versions_the_caller_read_skip_the_stores_read_and_the_index_still
             async with conn.transaction():
                 await store.append_many(conn, [Append("k", 0, [ThingHappened(thing_id="k", n=1)])], versions={"k": 0})
         assert await conn.fetchval("SELECT count(*) FROM outbox") == outbox_before  # nothing half-written
+        with pytest.raises(ConcurrencyError):  # expected new (0), not read: refused by the index all the same
+            await store.append_many(conn, [Append("k", 0, [ThingHappened(thing_id="k", n=1)])])
         # the version it read is current: appended at the next version, with its outbox row, in one statement
         async with conn.transaction():
             stored = await store.append_many(

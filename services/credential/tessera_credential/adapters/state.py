@@ -426,49 +426,42 @@ async def save_attendance(
 # The rows of a set of learner-offerings, one statement per table: the pairs travel as two arrays.
 _PAIRS = "unnest($1::text[], $2::text[]) AS p(learner_id, offering_id)"
 
+# Everything a decision rests on, one table per column, as arrays of rows (composite values): one
+# round trip however many learner-offerings and tables.
+_LOAD_LEARNER_OFFERINGS = f"""
+    SELECT
+        (SELECT array_agg(o) FROM award_offerings o WHERE o.offering_id = ANY($3::text[])) AS offerings,
+        (SELECT array_agg(e ORDER BY e.enrolment_id)
+           FROM {_PAIRS} JOIN award_enrolments e USING (learner_id, offering_id)) AS enrolments,
+        (SELECT array_agg(e) FROM {_PAIRS} JOIN award_result_events e USING (learner_id, offering_id)) AS log,
+        (SELECT array_agg(t) FROM {_PAIRS} JOIN award_results t USING (learner_id, offering_id)) AS results,
+        (SELECT array_agg(t) FROM {_PAIRS} JOIN award_attendance t USING (learner_id, offering_id)) AS attendance"""
+
 
 async def load_learner_offerings(
     conn: Conn, keys: Sequence[LearnerOfferingKey]
 ) -> dict[LearnerOfferingKey, LearnerOffering]:
-    """The whole state of each learner-offering in ``keys``, in five statements whatever their
+    """The whole state of each learner-offering in ``keys``, in one statement whatever their
     number (a consumer batch re-evaluates all it touched at once, see application/engine.py)."""
     learners, offerings = [k[0] for k in keys], [k[1] for k in keys]
-    pinned = {
-        r["offering_id"]: _pinned(r)
-        for r in await conn.fetch(
-            "SELECT * FROM award_offerings WHERE offering_id = ANY($1::text[])", sorted(set(offerings))
-        )
-    }
+    loaded = await conn.fetchrow(_LOAD_LEARNER_OFFERINGS, learners, offerings, sorted(set(offerings)))
+    assert loaded is not None
+    pinned = {r["offering_id"]: _pinned(r) for r in loaded["offerings"] or ()}
     enrolments: dict[LearnerOfferingKey, list[EnrolmentStanding]] = {}
-    for r in await conn.fetch(
-        f"""SELECT e.learner_id, e.offering_id, e.enrolment_id, e.status, e.admitted_at
-            FROM {_PAIRS} JOIN award_enrolments e USING (learner_id, offering_id) ORDER BY e.enrolment_id""",
-        learners,
-        offerings,
-    ):
+    for r in loaded["enrolments"] or ():
         enrolments.setdefault((r["learner_id"], r["offering_id"]), []).append(
             EnrolmentStanding(r["enrolment_id"], EnrolmentStatus(r["status"]), r["admitted_at"])
         )
     log: dict[tuple[str, str, str], list[ResultEventRecord]] = {}
-    for r in await conn.fetch(
-        f"""SELECT e.learner_id, e.offering_id, e.component_code, e.event_id, e.kind, e.result_id, e.attempt,
-                   e.source_stream, e.seq, e.at
-            FROM {_PAIRS} JOIN award_result_events e USING (learner_id, offering_id)""",
-        learners,
-        offerings,
-    ):
+    for r in loaded["log"] or ():
         log.setdefault((r["learner_id"], r["offering_id"], r["component_code"]), []).append(
             ResultEventRecord(r["event_id"], r["kind"], r["result_id"], r["attempt"], _position(r))
         )
     results: dict[LearnerOfferingKey, dict[str, Any]] = {}
-    for r in await conn.fetch(
-        f"SELECT t.* FROM {_PAIRS} JOIN award_results t USING (learner_id, offering_id)", learners, offerings
-    ):
+    for r in loaded["results"] or ():
         results.setdefault((r["learner_id"], r["offering_id"]), {})[r["component_code"]] = r
     attendance: dict[LearnerOfferingKey, dict[str, Any]] = {}
-    for r in await conn.fetch(
-        f"SELECT t.* FROM {_PAIRS} JOIN award_attendance t USING (learner_id, offering_id)", learners, offerings
-    ):
+    for r in loaded["attendance"] or ():
         attendance.setdefault((r["learner_id"], r["offering_id"]), {})[r["component_code"]] = r
     out: dict[LearnerOfferingKey, LearnerOffering] = {}
     for key in keys:
