@@ -212,3 +212,28 @@ async def test_a_pathway_award_becomes_a_clr_bundle_of_the_stacked_credentials(p
         signed = await conn.fetchval("SELECT credential FROM status_lists WHERE list_id = $1", row["status_list_id"])
     assert row["status"] == "revoked" and row["revocation_reason"] == "mc-ml revoked"
     assert BitstringStatusList.decode(signed["credentialSubject"]["encodedList"]).get(row["status_index"]) == 1
+
+
+async def test_a_published_definition_is_read_once_by_a_pipeline_and_kept_for_its_later_batches(pool):
+    await migrate(pool)
+    issuer = pipeline(pool)
+    async with pool.acquire() as conn:
+        await seed_catalogue(conn)
+        for learner in ("ana", "ben", "cid"):
+            await seed_learner(conn, learner)
+        first = await award(conn, "ana")
+    assert await issuer.drain(pool) == 1
+    async with pool.acquire() as conn:
+        # a version's definition never changes once stored, so the pipeline does not read it again
+        assert await conn.execute("DELETE FROM award_definitions") == "DELETE 1"
+        second = await award(conn, "ben")
+    assert await issuer.drain(pool) == 1
+    async with pool.acquire() as conn:
+        a, b = await credential_of(conn, first), await credential_of(conn, second)
+        assert a is not None and b is not None
+        assert b["document"]["credentialSubject"]["achievement"] == a["document"]["credentialSubject"]["achievement"]
+        third = await award(conn, "cid")
+    await pipeline(pool).drain(pool)  # a new pipeline has to read it: "not received yet", retried later
+    async with pool.acquire() as conn:
+        assert await credential_of(conn, third) is None
+        assert "not received yet" in await conn.fetchval("SELECT last_error FROM issuance_queue WHERE done_at IS NULL")

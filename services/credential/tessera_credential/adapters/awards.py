@@ -165,40 +165,67 @@ async def enqueue(conn: Conn, requests: Sequence[Request]) -> None:
 # -------------------------------------------------------------------------------------- pathways
 
 
-async def held_awards(conn: Conn, learner_id: str) -> list[HeldAward]:
-    rows = await conn.fetch(
-        """SELECT award_id::text, micro_credential_id, awarded_event_id::text, awarded_at FROM awards
-           WHERE learner_id = $1 AND status = 'active' ORDER BY award_id""",
-        learner_id,
-    )
-    return [HeldAward(r["award_id"], r["micro_credential_id"], r["awarded_event_id"], r["awarded_at"]) for r in rows]
-
-
-async def pathways_with_members(conn: Conn, mc_ids: list[str]) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT DISTINCT pathway_id FROM award_pathways WHERE member_ids && $1::text[] ORDER BY pathway_id", mc_ids
-    )
-    return [r["pathway_id"] for r in rows]
-
-
 async def pathway_versions(conn: Conn, pathway_id: str) -> list[PathwayVersion]:
     rows = await conn.fetch(
-        "SELECT version, definition, published_at FROM award_pathways WHERE pathway_id = $1 ORDER BY version",
+        """SELECT pathway_id, version, definition, published_at FROM award_pathways
+           WHERE pathway_id = $1 ORDER BY version""",
         pathway_id,
     )
-    versions = []
+    return [_pathway_version(r) for r in rows]
+
+
+def _pathway_version(r: Any) -> PathwayVersion:
+    definition = PathwayDefinition.model_validate(r["definition"])
+    return PathwayVersion(
+        pathway_id=r["pathway_id"],
+        version=r["version"],
+        rule=definition.rule,
+        members=definition.members,
+        published_at=r["published_at"],
+    )
+
+
+async def pathways_concerned(conn: Conn, mc_ids: list[str]) -> dict[str, tuple[frozenset[str], list[PathwayVersion]]]:
+    """Each pathway one of whose versions has a member among ``mc_ids``: the members of all its
+    versions and the versions themselves (one statement for a whole batch's awards)."""
+    rows = await conn.fetch(
+        """SELECT pathway_id, version, definition, published_at, member_ids FROM award_pathways
+           WHERE pathway_id IN (SELECT pathway_id FROM award_pathways WHERE member_ids && $1::text[])
+           ORDER BY pathway_id, version""",
+        mc_ids,
+    )
+    out: dict[str, tuple[frozenset[str], list[PathwayVersion]]] = {}
     for r in rows:
-        definition = PathwayDefinition.model_validate(r["definition"])
-        versions.append(
-            PathwayVersion(
-                pathway_id=pathway_id,
-                version=r["version"],
-                rule=definition.rule,
-                members=definition.members,
-                published_at=r["published_at"],
-            )
-        )
-    return versions
+        members, versions = out.get(r["pathway_id"], (frozenset(), []))
+        versions.append(_pathway_version(r))
+        out[r["pathway_id"]] = (members | set(r["member_ids"]), versions)
+    return out
+
+
+async def pathway_standing(
+    conn: Conn, learner_id: str, pathway_ids: list[str]
+) -> tuple[list[HeldAward], dict[str, tuple[ActivePathwayAward | None, list[str]]]]:
+    """What the learner's pathway decisions rest on, in one statement: the learner's active awards
+    and, per pathway, its active pathway award and every pathway award id already taken."""
+    r = await conn.fetchrow(
+        """SELECT
+               (SELECT array_agg(ROW(award_id::text, micro_credential_id, awarded_event_id::text, awarded_at)
+                                 ORDER BY award_id)
+                  FROM awards WHERE learner_id = $1 AND status = 'active') AS held,
+               (SELECT array_agg(ROW(pathway_id, award_id::text, pathway_version, status) ORDER BY pathway_id, award_id)
+                  FROM pathway_awards WHERE learner_id = $1 AND pathway_id = ANY($2::text[])) AS pathway_awards""",
+        learner_id,
+        pathway_ids,
+    )
+    assert r is not None
+    held = [HeldAward(*h) for h in r["held"] or ()]
+    standing: dict[str, tuple[ActivePathwayAward | None, list[str]]] = {}
+    for pathway_id, award_id, version, status in r["pathway_awards"] or ():
+        active, taken = standing.get(pathway_id, (None, []))
+        if status == "active" and active is None:
+            active = ActivePathwayAward(award_id, pathway_id, version)
+        standing[pathway_id] = (active, [*taken, award_id])
+    return held, standing
 
 
 async def learners_holding(conn: Conn, mc_ids: list[str]) -> list[str]:
@@ -208,22 +235,6 @@ async def learners_holding(conn: Conn, mc_ids: list[str]) -> list[str]:
         mc_ids,
     )
     return [r["learner_id"] for r in rows]
-
-
-async def active_pathway_award(
-    conn: Conn, learner_id: str, pathway_id: str
-) -> tuple[ActivePathwayAward | None, list[str]]:
-    rows = await conn.fetch(
-        """SELECT award_id::text, pathway_version, status FROM pathway_awards
-           WHERE learner_id = $1 AND pathway_id = $2 ORDER BY award_id""",
-        learner_id,
-        pathway_id,
-    )
-    active = next(
-        (ActivePathwayAward(r["award_id"], pathway_id, r["pathway_version"]) for r in rows if r["status"] == "active"),
-        None,
-    )
-    return active, [r["award_id"] for r in rows]
 
 
 async def insert_pathway_award(

@@ -320,17 +320,27 @@ async def log_result_event(
     kind: str,
     result_id: str,
     attempt: int,
+    effective: EffectiveResult | None,
     pos: Position,
-) -> tuple[EffectiveResult | None, datetime, Position] | None:
-    """Log the result event and return the component's current result as it stood before it (one
-    statement: the log and the read are both needed for every result event)."""
+) -> tuple[tuple[EffectiveResult | None, datetime, Position] | None, bool]:
+    """Log the result event and return the component's current result as it stood before it, and
+    whether this event's ``effective`` was stored as the component's first result (one statement:
+    the log and the read are both needed for every result event, and a component's first result
+    needs no ordering guard — stored at the event's position and time, as :func:`save_result` would)."""
     r = await conn.fetchrow(
         """WITH logged AS (
                INSERT INTO award_result_events (event_id, learner_id, offering_id, component_code, kind, result_id,
                                                 attempt, source_stream, seq, at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING)
-           SELECT effective, fact_at, source_stream, seq, at, event_id FROM award_results
-           WHERE learner_id = $2 AND offering_id = $3 AND component_code = $4""",
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING
+           ), first AS (
+               INSERT INTO award_results (learner_id, offering_id, component_code, effective, fact_at, source_stream,
+                                          seq, at, event_id)
+               VALUES ($2, $3, $4, $11, $10, $8, $9, $10, $1) ON CONFLICT DO NOTHING
+               RETURNING 1
+           )
+           SELECT EXISTS (SELECT FROM first) AS first, r.effective, r.fact_at, r.source_stream, r.seq, r.at, r.event_id
+           FROM (SELECT) AS one LEFT JOIN award_results r
+               ON r.learner_id = $2 AND r.offering_id = $3 AND r.component_code = $4""",
         pos.event_id,
         learner_id,
         offering_id,
@@ -341,11 +351,13 @@ async def log_result_event(
         pos.stream,
         pos.seq,
         pos.at,
+        effective.model_dump(mode="json") if effective is not None else None,
     )
-    if r is None:
-        return None
-    effective = EffectiveResult.model_validate(r["effective"]) if r["effective"] is not None else None
-    return effective, r["fact_at"], _position(r)
+    assert r is not None
+    if r["event_id"] is None:  # no result stood before this event
+        return None, bool(r["first"])
+    before = EffectiveResult.model_validate(r["effective"]) if r["effective"] is not None else None
+    return (before, r["fact_at"], _position(r)), False
 
 
 async def save_result(

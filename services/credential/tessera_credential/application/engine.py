@@ -29,7 +29,14 @@ from tessera_credential.domain.decision import (
     decide,
     event_id_for,
 )
-from tessera_credential.domain.pathways import PathwayGrant, PathwayRevocation, decide_pathway
+from tessera_credential.domain.pathways import (
+    ActivePathwayAward,
+    HeldAward,
+    PathwayGrant,
+    PathwayRevocation,
+    PathwayVersion,
+    decide_pathway,
+)
 from tessera_credential.domain.standing import LearnerOffering
 from tessera_shared.contract.credential import (
     AwardRevoked,
@@ -228,19 +235,46 @@ async def reevaluate_many(conn: Conn, store: EventStore, touched: Mapping[Learne
                         cascaded.add(key)
                         later[key] = now[via]
         todo = later
-    # one statement tells whether any pathway is concerned at all (usually none is)
-    if changed and await awards.pathways_with_members(conn, sorted(set().union(*(m for m, _ in changed.values())))):
-        for learner_id in sorted(changed):
-            mcs, cause = changed[learner_id]
-            for pathway_id in await awards.pathways_with_members(conn, sorted(mcs)):
-                await evaluate_pathway(conn, store, learner_id, pathway_id, cause)
+    # one statement reads every pathway any changed award may concern (usually none)
+    if not changed:
+        return
+    pathways = await awards.pathways_concerned(conn, sorted(set().union(*(m for m, _ in changed.values()))))
+    for learner_id in sorted(changed):
+        mcs, cause = changed[learner_id]
+        concerned = {pathway_id: versions for pathway_id, (members, versions) in pathways.items() if members & mcs}
+        if concerned:
+            await evaluate_pathways(conn, store, learner_id, concerned, cause)
 
 
 async def evaluate_pathway(conn: Conn, store: EventStore, learner_id: str, pathway_id: str, cause: Cause) -> None:
     """Award or revoke the learner's pathway credential as their active awards now stand."""
-    versions = await awards.pathway_versions(conn, pathway_id)
-    held = await awards.held_awards(conn, learner_id)
-    active, taken = await awards.active_pathway_award(conn, learner_id, pathway_id)
+    await evaluate_pathways(
+        conn, store, learner_id, {pathway_id: await awards.pathway_versions(conn, pathway_id)}, cause
+    )
+
+
+async def evaluate_pathways(
+    conn: Conn, store: EventStore, learner_id: str, pathways: Mapping[str, list[PathwayVersion]], cause: Cause
+) -> None:
+    """:func:`evaluate_pathway` for each of ``pathways`` (id → its versions), on one read of the
+    learner's awards (pathway decisions write only pathway awards, so each sees the same)."""
+    held, standing = await awards.pathway_standing(conn, learner_id, sorted(pathways))
+    appends: list[Append] = []
+    for pathway_id in sorted(pathways):
+        active, taken = standing.get(pathway_id, (None, []))
+        appends.extend(await _decide_pathway(conn, learner_id, pathways[pathway_id], active, held, taken, cause))
+    await store.append_many(conn, appends)
+
+
+async def _decide_pathway(
+    conn: Conn,
+    learner_id: str,
+    versions: list[PathwayVersion],
+    active: ActivePathwayAward | None,
+    held: list[HeldAward],
+    taken: list[str],
+    cause: Cause,
+) -> list[Append]:
     appends: list[Append] = []
     for d in decide_pathway(learner_id, versions, active, held, taken):
         if isinstance(d, PathwayRevocation):
@@ -272,4 +306,4 @@ async def evaluate_pathway(conn: Conn, store: EventStore, learner_id: str, pathw
                 explanation=d.explanation.model_dump(mode="json"),
             )
             appends.append(Append(pathway_award_stream(d.award_id), 0, [awarded], [event_id], cause.context))
-    await store.append_many(conn, appends)
+    return appends

@@ -218,7 +218,7 @@ async def on_result(event: ResultRecorded | ResultCorrected | ResultWithdrawn, d
     learner, offering, component = event.learner_id, event.offering_id, event.component_code
     await state.lock_learner(d.conn, learner, d.prepared)
     await _record(d, learner, offering)
-    current = await state.log_result_event(
+    current, first = await state.log_result_event(
         d.conn,
         learner_id=learner,
         offering_id=offering,
@@ -226,10 +226,11 @@ async def on_result(event: ResultRecorded | ResultCorrected | ResultWithdrawn, d
         kind=_KIND[type(event)],
         result_id=event.result_id,
         attempt=event.attempt,
+        effective=event.effective,
         pos=pos,
     )
     newer = current is None or pos.is_after(current[2])
-    if newer:
+    if newer and not first:  # (the component's first result was stored with the log)
         unchanged = current is not None and states_the_same(current[0], event.effective)
         fact_at = current[1] if current is not None and unchanged else pos.at
         await state.save_result(d.conn, learner, offering, component, event.effective, fact_at, pos)

@@ -15,6 +15,7 @@ the queue row is retried later, never issued with a gap.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -161,6 +162,28 @@ def _institution_ref(
 Bodies = tuple[str, tuple[str, ...], dict[str, InstitutionRef]]  # issuer, co-awarders, their profiles
 
 
+class DefinitionCache:
+    """Validated micro-credential definitions kept across batches by one issuance pipeline (so one
+    database): a published version's definition never changes (``save_definition`` keeps the first),
+    so a batch need not read and validate it again. Bounded, least recently used out."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, int], MicroCredentialDefinition] = OrderedDict()
+
+    def get(self, key: tuple[str, int]) -> MicroCredentialDefinition | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, int], definition: MicroCredentialDefinition) -> None:
+        self._entries[key] = definition
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
 @dataclass
 class SharedInputs:
     """What a batch's credentials share, read (and validated) once per batch transaction: a batch's
@@ -170,6 +193,7 @@ class SharedInputs:
     definitions: dict[tuple[str, int], MicroCredentialDefinition] = field(default_factory=dict)
     bodies: dict[tuple[str, str, int], Bodies] = field(default_factory=dict)  # by definition
     profiles: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # as stored, not validated
+    known: DefinitionCache | None = None  # definitions kept across batches (the pipeline's)
 
     async def prefetch_learners(self, conn: Conn, learner_ids: list[str]) -> None:
         missing = sorted(set(learner_ids) - set(self.profiles))
@@ -182,6 +206,8 @@ class SharedInputs:
 
     async def definition(self, conn: Conn, mc_id: str, version: int) -> MicroCredentialDefinition:
         key = (mc_id, version)
+        if key not in self.definitions and self.known is not None and (kept := self.known.get(key)) is not None:
+            self.definitions[key] = kept
         if key not in self.definitions:
             definition_json = await conn.fetchval(
                 "SELECT definition FROM award_definitions WHERE micro_credential_id = $1 AND version = $2",
@@ -191,6 +217,8 @@ class SharedInputs:
             if definition_json is None:
                 raise MissingInput(f"definition of {mc_id} v{version} not received yet")
             self.definitions[key] = MicroCredentialDefinition.model_validate(definition_json)
+            if self.known is not None:
+                self.known.put(key, self.definitions[key])
         return self.definitions[key]
 
     async def learner(self, conn: Conn, learner_id: str) -> LearnerProfile:

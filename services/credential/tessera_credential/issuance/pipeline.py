@@ -238,6 +238,7 @@ class IssuancePipeline:
         ``concurrency``: batches :meth:`drain` runs at once, each in its own transaction."""
         self.dids = dids
         self.kek = kek
+        self.definitions = inputs.DefinitionCache()
         self.store = store
         self.batch_size = batch_size
         self.retry_max_seconds = retry_max_seconds
@@ -352,7 +353,7 @@ class IssuancePipeline:
         failures: dict[str, str] = {}
         to_sign: set[str] = set()  # status lists that got entries: new ones are signed before commit
         planned: list[_Planned] = []
-        shared = inputs.SharedInputs()
+        shared = inputs.SharedInputs(known=self.definitions)
         to_issue = [h for h, lineage in sorted(heads.items()) if lineage[-1].status == "active" and h not in existing]
         to_issue_pathways = [pw for a, pw in pathway_awards.items() if pw.status == "active" and a not in existing]
         await shared.prefetch_learners(
