@@ -7,7 +7,7 @@ an award exactly-once; these functions never check-then-insert around them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,31 +28,31 @@ class StaleAward(RuntimeError):
 VersionKey = tuple[str, str, int]  # (learner_id, micro_credential_id, micro_credential_version)
 
 
-async def active_and_taken(
-    conn: Conn, keys: Sequence[VersionKey]
+# For each learner x version of the learner-offerings in ``$1``/``$2`` (learner, offering; an
+# unnest as in ``state``): every award ever made, as (learner_id, micro_credential_id, version,
+# award_id, offering_id, status, grade_summary) rows. A subquery of ``state.load_learner_offerings``.
+ACTIVE_AND_TAKEN = """
+    SELECT array_agg(ROW(a.learner_id, a.micro_credential_id, a.micro_credential_version, a.award_id::text,
+                         a.offering_id, a.status, a.grade_summary) ORDER BY a.award_id)
+    FROM (SELECT DISTINCT p.learner_id, o.micro_credential_id, o.micro_credential_version
+          FROM unnest($1::text[], $2::text[]) AS p(learner_id, offering_id)
+          JOIN award_offerings o USING (offering_id)) AS k
+    JOIN awards a ON a.learner_id = k.learner_id AND a.micro_credential_id = k.micro_credential_id
+         AND a.micro_credential_version = k.micro_credential_version"""
+
+
+def active_and_taken(
+    keys: Iterable[VersionKey], rows: Iterable[Sequence[Any]]
 ) -> dict[VersionKey, tuple[ActiveAward | None, list[str]]]:
-    """For each learner x version: the active award (if any) and every award id ever made."""
-    rows = await conn.fetch(
-        """SELECT a.learner_id, a.micro_credential_id, a.micro_credential_version, a.award_id::text, a.offering_id,
-                  a.status, a.grade_summary
-           FROM unnest($1::text[], $2::text[], $3::int[]) AS k(learner_id, micro_credential_id, version)
-           JOIN awards a ON a.learner_id = k.learner_id AND a.micro_credential_id = k.micro_credential_id
-                AND a.micro_credential_version = k.version
-           ORDER BY a.award_id""",
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-        [k[2] for k in keys],
-    )
+    """For each learner x version: the active award (if any) and every award id ever made, from the
+    rows of :data:`ACTIVE_AND_TAKEN` in award id order."""
     out: dict[VersionKey, tuple[ActiveAward | None, list[str]]] = {k: (None, []) for k in keys}
-    for r in rows:
-        key = (r["learner_id"], r["micro_credential_id"], r["micro_credential_version"])
-        active, taken = out[key]
-        taken.append(r["award_id"])
-        if r["status"] == "active" and active is None:
-            out[key] = (
-                ActiveAward(r["award_id"], r["offering_id"], GradeSummary.model_validate(r["grade_summary"])),
-                taken,
-            )
+    for learner_id, mc_id, version, award_id, offering_id, status, grade_summary in rows:
+        key = (learner_id, mc_id, version)
+        active, taken = out.setdefault(key, (None, []))
+        taken.append(award_id)
+        if status == "active" and active is None:
+            out[key] = (ActiveAward(award_id, offering_id, GradeSummary.model_validate(grade_summary)), taken)
     return out
 
 

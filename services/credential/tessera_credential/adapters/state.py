@@ -13,6 +13,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from tessera_credential.adapters import awards
+from tessera_credential.adapters.awards import VersionKey
+from tessera_credential.domain.decision import ActiveAward
 from tessera_credential.domain.ordering import EnrolmentStatus, Position
 from tessera_credential.domain.standing import (
     ComponentStanding,
@@ -447,14 +450,24 @@ _LOAD_LEARNER_OFFERINGS = f"""
            FROM {_PAIRS} JOIN award_enrolments e USING (learner_id, offering_id)) AS enrolments,
         (SELECT array_agg(e) FROM {_PAIRS} JOIN award_result_events e USING (learner_id, offering_id)) AS log,
         (SELECT array_agg(t) FROM {_PAIRS} JOIN award_results t USING (learner_id, offering_id)) AS results,
-        (SELECT array_agg(t) FROM {_PAIRS} JOIN award_attendance t USING (learner_id, offering_id)) AS attendance"""
+        (SELECT array_agg(t) FROM {_PAIRS} JOIN award_attendance t USING (learner_id, offering_id)) AS attendance,
+        ({awards.ACTIVE_AND_TAKEN}) AS awards"""
 
 
 async def load_learner_offerings(
     conn: Conn, keys: Sequence[LearnerOfferingKey]
 ) -> dict[LearnerOfferingKey, LearnerOffering]:
-    """The whole state of each learner-offering in ``keys``, in one statement whatever their
-    number (a consumer batch re-evaluates all it touched at once, see application/engine.py)."""
+    """The whole state of each learner-offering in ``keys`` (see :func:`load_round`)."""
+    return (await load_round(conn, keys))[0]
+
+
+async def load_round(
+    conn: Conn, keys: Sequence[LearnerOfferingKey]
+) -> tuple[dict[LearnerOfferingKey, LearnerOffering], dict[VersionKey, tuple[ActiveAward | None, list[str]]]]:
+    """The whole state of each learner-offering in ``keys`` and, for each learner x version of
+    their offerings, the active award and every award id taken (``awards.active_and_taken``): in
+    one statement whatever their number (a consumer batch re-evaluates all it touched at once, see
+    application/engine.py)."""
     learners, offerings = [k[0] for k in keys], [k[1] for k in keys]
     loaded = await conn.fetchrow(_LOAD_LEARNER_OFFERINGS, learners, offerings, sorted(set(offerings)))
     assert loaded is not None
@@ -504,7 +517,12 @@ async def load_learner_offerings(
             tuple(enrolments.get(key, ())),
             components,
         )
-    return out
+    versions = {
+        (lo.learner_id, lo.offering.micro_credential_id, lo.offering.micro_credential_version)
+        for lo in out.values()
+        if lo.offering is not None
+    }
+    return out, awards.active_and_taken(sorted(versions), loaded["awards"] or ())
 
 
 async def load_learner_offering(conn: Conn, learner_id: str, offering_id: str) -> LearnerOffering:

@@ -194,13 +194,12 @@ async def reevaluate_many(conn: Conn, store: EventStore, touched: Mapping[Learne
         for key, cause in todo.items():
             (later if key[0] in learners else now)[key] = cause
             learners.add(key[0])
-        los = await state.load_learner_offerings(conn, list(now))
+        los, held = await state.load_round(conn, list(now))
         versions = {
             key: (lo.learner_id, lo.offering.micro_credential_id, lo.offering.micro_credential_version)
             for key, lo in los.items()
             if lo.offering is not None
         }
-        held = await awards.active_and_taken(conn, sorted(set(versions.values()))) if versions else {}
         writes = _Writes()
         revoked: list[LearnerOfferingKey] = []
         for key, cause in now.items():
