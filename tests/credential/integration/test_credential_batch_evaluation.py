@@ -174,3 +174,34 @@ async def test_a_stale_event_neither_becomes_the_cause_nor_reorders(servers, nam
         [award] = await awards_of(svc, "gus")
         [caused_by] = await rows(svc, "SELECT caused_by FROM awards WHERE award_id = $1::uuid", award["award_id"])
         assert caused_by["caused_by"] == rest[-1].id
+
+
+async def test_learners_in_different_offerings_of_one_batch_are_each_decided_on_their_own_facts(
+    servers, namespace, tokens
+):
+    """A batch's facts are read for its learners x its offerings at once; the pairs it did not touch
+    (ann in off-b, bo in off-a: enrolled, and ann with a result there) neither leak into the
+    decisions nor get evaluated."""
+    a = Assessment()
+    async with credential_service(servers, namespace, tokens) as svc:
+        await two_editions(servers, namespace, svc, ["ann", "bo"])
+        earlier = a.record("ann", "off-b", "C1", 0.9)
+        await run_batch(svc, [earlier])
+        before = await rows(svc, _EVALUATED, "ann", "off-b")
+        ann, bo = a.passes("ann", "off-a"), a.passes("bo", "off-b")
+        prepared = await run_batch(svc, [*ann, *bo])
+        assert prepared.touched.keys() == {("ann", "off-a"), ("bo", "off-b")}
+        for learner, offering, events in (("ann", "off-a", ann), ("bo", "off-b", bo)):
+            [award] = await awards_of(svc, learner)
+            assert award["status"] == "active" and award["offering_id"] == offering
+            evaluation = await evaluation_of(svc, learner, offering)
+            assert evaluation is not None and evaluation["met"] is True
+            evidence = set(evaluation["explanation"]["contributing_event_ids"])
+            assert evidence == {e.id for e in events}  # this offering's results only
+        assert before[0]["evaluated_by"] == earlier.id
+        assert await rows(svc, _EVALUATED, "ann", "off-b") == before  # untouched by the batch
+        [untouched] = await rows(svc, _EVALUATED, "bo", "off-a")
+        assert untouched["evaluated_by"] not in {e.id for e in [*ann, *bo]}
+
+
+_EVALUATED = "SELECT evaluated_by, outcome FROM award_learner_offerings WHERE learner_id = $1 AND offering_id = $2"

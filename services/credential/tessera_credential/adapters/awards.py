@@ -28,17 +28,17 @@ class StaleAward(RuntimeError):
 VersionKey = tuple[str, str, int]  # (learner_id, micro_credential_id, micro_credential_version)
 
 
-# For each learner x version of the learner-offerings in ``$1``/``$2`` (learner, offering; an
-# unnest as in ``state``): every award ever made, as (learner_id, micro_credential_id, version,
-# award_id, offering_id, status, grade_summary) rows. A subquery of ``state.load_learner_offerings``.
+# Every award ever made to the learners in ``$1`` of a version of the offerings in ``$2`` (as in
+# ``state.load_learner_offerings``), as (learner_id, micro_credential_id, version, award_id,
+# offering_id, status, grade_summary) rows in award id order.
 ACTIVE_AND_TAKEN = """
     SELECT array_agg(ROW(a.learner_id, a.micro_credential_id, a.micro_credential_version, a.award_id::text,
                          a.offering_id, a.status, a.grade_summary) ORDER BY a.award_id)
-    FROM (SELECT DISTINCT p.learner_id, o.micro_credential_id, o.micro_credential_version
-          FROM unnest($1::text[], $2::text[]) AS p(learner_id, offering_id)
-          JOIN award_offerings o USING (offering_id)) AS k
-    JOIN awards a ON a.learner_id = k.learner_id AND a.micro_credential_id = k.micro_credential_id
-         AND a.micro_credential_version = k.micro_credential_version"""
+    FROM awards a
+    WHERE a.learner_id = ANY($1::text[])
+      AND (a.micro_credential_id, a.micro_credential_version) IN (
+          SELECT o.micro_credential_id, o.micro_credential_version FROM award_offerings o
+          WHERE o.offering_id = ANY($2::text[]))"""
 
 
 def active_and_taken(

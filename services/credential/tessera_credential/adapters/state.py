@@ -438,19 +438,23 @@ async def save_attendance(
 # ------------------------------------------------------------------------------ the whole state
 
 
-# The rows of a set of learner-offerings, one statement per table: the pairs travel as two arrays.
-_PAIRS = "unnest($1::text[], $2::text[]) AS p(learner_id, offering_id)"
-
 # Everything a decision rests on, one table per column, as arrays of rows (composite values): one
-# round trip however many learner-offerings and tables.
+# round trip however many learner-offerings and tables. Rows are selected by learner (``$1``) and
+# offering (``$2``) with ``= ANY``, index conditions the planner uses in any plan — a join with an
+# ``unnest`` of the keys, estimated at ten rows in a generic plan, was hashed against a sequential
+# scan while a table was still small in its statistics. The learners x offerings may hold pairs
+# that were not asked for; the caller reads only the pairs it asked for.
 _LOAD_LEARNER_OFFERINGS = f"""
     SELECT
-        (SELECT array_agg(o) FROM award_offerings o WHERE o.offering_id = ANY($3::text[])) AS offerings,
-        (SELECT array_agg(e ORDER BY e.enrolment_id)
-           FROM {_PAIRS} JOIN award_enrolments e USING (learner_id, offering_id)) AS enrolments,
-        (SELECT array_agg(e) FROM {_PAIRS} JOIN award_result_events e USING (learner_id, offering_id)) AS log,
-        (SELECT array_agg(t) FROM {_PAIRS} JOIN award_results t USING (learner_id, offering_id)) AS results,
-        (SELECT array_agg(t) FROM {_PAIRS} JOIN award_attendance t USING (learner_id, offering_id)) AS attendance,
+        (SELECT array_agg(o) FROM award_offerings o WHERE o.offering_id = ANY($2::text[])) AS offerings,
+        (SELECT array_agg(e ORDER BY e.enrolment_id) FROM award_enrolments e
+           WHERE e.learner_id = ANY($1::text[]) AND e.offering_id = ANY($2::text[])) AS enrolments,
+        (SELECT array_agg(e) FROM award_result_events e
+           WHERE e.learner_id = ANY($1::text[]) AND e.offering_id = ANY($2::text[])) AS log,
+        (SELECT array_agg(t) FROM award_results t
+           WHERE t.learner_id = ANY($1::text[]) AND t.offering_id = ANY($2::text[])) AS results,
+        (SELECT array_agg(t) FROM award_attendance t
+           WHERE t.learner_id = ANY($1::text[]) AND t.offering_id = ANY($2::text[])) AS attendance,
         ({awards.ACTIVE_AND_TAKEN}) AS awards"""
 
 
@@ -468,8 +472,8 @@ async def load_round(
     their offerings, the active award and every award id taken (``awards.active_and_taken``): in
     one statement whatever their number (a consumer batch re-evaluates all it touched at once, see
     application/engine.py)."""
-    learners, offerings = [k[0] for k in keys], [k[1] for k in keys]
-    loaded = await conn.fetchrow(_LOAD_LEARNER_OFFERINGS, learners, offerings, sorted(set(offerings)))
+    learners, offerings = sorted({k[0] for k in keys}), sorted({k[1] for k in keys})
+    loaded = await conn.fetchrow(_LOAD_LEARNER_OFFERINGS, learners, offerings)
     assert loaded is not None
     pinned = {r["offering_id"]: _pinned(r) for r in loaded["offerings"] or ()}
     enrolments: dict[LearnerOfferingKey, list[EnrolmentStanding]] = {}
