@@ -298,6 +298,8 @@ class PathwayInputs:
 
 
 async def pathway_awards(conn: Conn, award_ids: list[str]) -> dict[str, PathwayAwardRow]:
+    if not award_ids:  # most batches hold micro-credential awards only
+        return {}
     rows = await conn.fetch(
         """SELECT award_id::text, learner_id, pathway_id, pathway_version, status,
                   constituent_award_ids::text[] AS constituents, explanation, awarded_at, revocation_reason

@@ -416,9 +416,13 @@ class IssuancePipeline:
         # Lists that only lent entries need signing only when new: the open list is not locked
         # by every batch (other batches reserve entries from it meanwhile).
         await status_lists.touch(conn, sorted(touched))
-        new_lists = await conn.fetch(
-            "SELECT list_id FROM status_lists WHERE list_id = ANY($1::text[]) AND version > signed_version",
-            sorted(to_sign - touched),
+        lent = sorted(to_sign - touched)
+        new_lists = (
+            await conn.fetch(
+                "SELECT list_id FROM status_lists WHERE list_id = ANY($1::text[]) AND version > signed_version", lent
+            )
+            if lent
+            else []
         )
         await status_credential.sign_lists(
             conn, self.kek, self.dids, sorted(touched | {r["list_id"] for r in new_lists})

@@ -87,18 +87,21 @@ async def allocate(
 
 
 async def _reserve_exact(conn: Conn, issuer_id: str, wanted: int, size: int) -> tuple[str, int]:
+    """Up to ``wanted`` entries of the issuer's open list: found, locked and counted in one statement;
+    a list is created first when none is open (or the open one closed while this one waited)."""
     while True:
-        list_id = await _open_list(conn, issuer_id, size)
-        got = await conn.fetchval(
+        row = await conn.fetchrow(
             """WITH cur AS (SELECT list_id, least($2, capacity - allocated) AS n FROM status_lists
-                            WHERE list_id = $1 AND open FOR UPDATE)
+                            WHERE issuer_id = $1 AND purpose = $3 AND open FOR UPDATE)
                UPDATE status_lists s SET allocated = s.allocated + cur.n, open = s.allocated + cur.n < s.capacity
-               FROM cur WHERE s.list_id = cur.list_id RETURNING cur.n""",
-            list_id,
+               FROM cur WHERE s.list_id = cur.list_id AND cur.n > 0 RETURNING cur.list_id, cur.n""",
+            issuer_id,
             wanted,
+            PURPOSE,
         )
-        if got:
-            return list_id, int(got)
+        if row is not None:
+            return str(row["list_id"]), int(row["n"])
+        await _open_list(conn, issuer_id, size)
 
 
 async def _draw(conn: Conn, list_id: str, credential_ids: list[str], size: int) -> dict[str, StatusEntry]:
