@@ -37,7 +37,8 @@ class ConcurrencyError(Exception):
     """The stream moved on since it was loaded: reload the aggregate and decide again."""
 
     def __init__(self, stream_id: str, expected: int | None, actual: int | None = None):
-        super().__init__(f"stream {stream_id!r}: expected version {expected}, found {actual}")
+        found = f"found {actual}" if actual is not None else "a later version is taken"
+        super().__init__(f"stream {stream_id!r}: expected version {expected}, {found}")
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual
@@ -229,7 +230,9 @@ class EventStore:
         ``(stream_id, stream_version)`` either way, so a stream appended to since the caller's read
         is the same :class:`ConcurrencyError` as with the store's own read. A stream whose first
         append expects version 0 (a new stream) is not read either: if it exists, its version 1 is
-        taken and the insert is refused the same way."""
+        taken and the insert is refused the same way. (PostgreSQL checks the event id first: an
+        append whose fixed event ids are already stored is :class:`DuplicateEvent` even if its stream
+        has also moved on — it happened already.)"""
         appends = [a for a in appends if a.events]
         if not appends:
             return []

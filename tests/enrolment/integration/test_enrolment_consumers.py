@@ -1,11 +1,14 @@
 """The catalogue's and the credential service's events: delivered twice, applied once; in any order,
 the same outcome; completion by award, not completed when the offering finishes without one."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 
+from tessera_enrolment.adapters import enrolments_sql
 from tessera_shared.contract import catalogue as cat
 from tessera_shared.contract.envelope import Envelope, dataschema_for
 from tessera_shared.contract.topology import subject_for
@@ -153,3 +156,35 @@ async def test_completion_by_award_and_not_completed_when_the_offering_finishes_
     assert (await _statuses(svc, "off-end"))["end-none"] == "not_completed"
     completed = await svc.events("tessera.enrolment.enrolment.completed.v1")
     assert sorted(e["data"]["award_id"] for e in completed) == ["aw-early", "aw-late"]
+
+
+async def test_completion_locks_the_seats_before_the_enrolment_in_one_statement(svc):
+    """The lock order of every command (seats, then enrolments) holds inside the one statement that
+    finds and locks the enrolment an award completes: while the seats row is held elsewhere, the
+    enrolment is not locked yet."""
+    await svc.open("off-order", capacity=2)
+    await svc.register("order-1")
+    enrolled = (await svc.enrol("order-1", "off-order")).json()
+    assert enrolled["status"] == "admitted"
+    async with svc.pool.acquire() as seats, svc.pool.acquire() as completing, svc.pool.acquire() as probe:
+        async with seats.transaction():
+            await seats.execute("SELECT 1 FROM offering_seats WHERE offering_id = 'off-order' FOR UPDATE")
+            tx = completing.transaction()
+            await tx.start()
+            try:
+                found = asyncio.create_task(enrolments_sql.lock_completable(completing, "order-1", "off-order", None))
+                await asyncio.sleep(0.3)
+                assert not found.done()  # waits for the seats
+                async with probe.transaction():  # and holds no enrolment row meanwhile
+                    await probe.execute(
+                        "SELECT 1 FROM enrolments WHERE enrolment_id = $1 FOR UPDATE NOWAIT", enrolled["enrolment_id"]
+                    )
+            except BaseException:
+                await tx.rollback()
+                raise
+        assert await asyncio.wait_for(found, 10) == enrolled["enrolment_id"]
+        with pytest.raises(asyncpg.LockNotAvailableError):
+            await probe.execute(
+                "SELECT 1 FROM enrolments WHERE enrolment_id = $1 FOR UPDATE NOWAIT", enrolled["enrolment_id"]
+            )
+        await tx.rollback()

@@ -47,8 +47,11 @@ async def lock_enrolments(conn: Conn, enrolment_ids: Sequence[str]) -> None:
 
 async def lock_completable(conn: Conn, learner_id: str, offering_id: str, enrolment_id: str | None) -> str | None:
     """The learner's latest admitted (or not completed) enrolment in the offering — the one given, if
-    any — locked, after the offering's seats row: the lock order of every command, in one round trip
-    (the seats CTE is read to the end before the first enrolment row reaches the row lock)."""
+    any — locked, after the offering's seats row: the lock order of every command, in one round trip.
+    The order rests on how PostgreSQL runs this plan: the scalar subquery over the materialized
+    seats CTE is evaluated (and its row locked) before the first enrolment row reaches the row
+    lock. Keep that shape when changing the query; the enrolment tests hold the seats row elsewhere
+    and check that the enrolment is not locked meanwhile."""
     value = await conn.fetchval(
         """WITH seats AS MATERIALIZED (SELECT 1 FROM offering_seats WHERE offering_id = $2 FOR UPDATE)
            SELECT e.enrolment_id FROM enrolments e
