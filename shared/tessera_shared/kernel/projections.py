@@ -183,12 +183,15 @@ class ProjectionRunner:
                     timeout = poll_seconds
                     if behind:
                         timeout = min(timeout, max(0.0, min(due.get(n, 0.0) for n in behind) - time.monotonic()))
-                    woken = False
                     with contextlib.suppress(TimeoutError):
-                        woken = await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                        await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                    # Read the flag, not wait_for's result: a NOTIFY that lands while a timed-out wait
+                    # is being cancelled sets it too, and clearing it unread would lose that commit
+                    # for every projection not due (until the next commit or poll).
+                    woken = self._wake.is_set()
+                    self._wake.clear()
                     if woken or not behind:  # a commit, or the polling fallback
                         behind = {p.name for p in self.projections}
-                    self._wake.clear()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("projection runner lost the database", error=repr(exc))
                 await asyncio.sleep(1.0)
