@@ -29,7 +29,7 @@ VersionKey = tuple[str, str, int]  # (learner_id, micro_credential_id, micro_cre
 
 
 # Every award ever made to the learners in ``$1`` of a version of the offerings in ``$2`` (as in
-# ``state.load_learner_offerings``), as (learner_id, micro_credential_id, version, award_id,
+# ``state.load_round``), as (learner_id, micro_credential_id, version, award_id,
 # offering_id, status, grade_summary) rows in award id order.
 ACTIVE_AND_TAKEN = """
     SELECT array_agg(ROW(a.learner_id, a.micro_credential_id, a.micro_credential_version, a.award_id::text,
@@ -41,12 +41,11 @@ ACTIVE_AND_TAKEN = """
           WHERE o.offering_id = ANY($2::text[]))"""
 
 
-def active_and_taken(
-    keys: Iterable[VersionKey], rows: Iterable[Sequence[Any]]
-) -> dict[VersionKey, tuple[ActiveAward | None, list[str]]]:
-    """For each learner x version: the active award (if any) and every award id ever made, from the
-    rows of :data:`ACTIVE_AND_TAKEN` in award id order."""
-    out: dict[VersionKey, tuple[ActiveAward | None, list[str]]] = {k: (None, []) for k in keys}
+def active_and_taken(rows: Iterable[Sequence[Any]]) -> dict[VersionKey, tuple[ActiveAward | None, list[str]]]:
+    """For each learner x version with awards: the active award (if any) and every award id ever
+    made, from the rows of :data:`ACTIVE_AND_TAKEN` in award id order (a version without awards is
+    absent: none active, none taken)."""
+    out: dict[VersionKey, tuple[ActiveAward | None, list[str]]] = {}
     for learner_id, mc_id, version, award_id, offering_id, status, grade_summary in rows:
         key = (learner_id, mc_id, version)
         active, taken = out.setdefault(key, (None, []))

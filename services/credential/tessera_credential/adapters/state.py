@@ -521,12 +521,7 @@ async def load_round(
             tuple(enrolments.get(key, ())),
             components,
         )
-    versions = {
-        (lo.learner_id, lo.offering.micro_credential_id, lo.offering.micro_credential_version)
-        for lo in out.values()
-        if lo.offering is not None
-    }
-    return out, awards.active_and_taken(sorted(versions), loaded["awards"] or ())
+    return out, awards.active_and_taken(loaded["awards"] or ())
 
 
 async def load_learner_offering(conn: Conn, learner_id: str, offering_id: str) -> LearnerOffering:

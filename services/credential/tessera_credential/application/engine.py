@@ -204,7 +204,7 @@ async def reevaluate_many(conn: Conn, store: EventStore, touched: Mapping[Learne
         revoked: list[LearnerOfferingKey] = []
         for key, cause in now.items():
             lo = los[key]
-            active, taken = held[versions[key]] if key in versions else (None, [])
+            active, taken = held.get(versions[key], (None, [])) if key in versions else (None, [])
             verdict = decide(lo, active, taken)
             decision = verdict.decision
             if decision is not None:
