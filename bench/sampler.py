@@ -15,6 +15,7 @@ collapsed stacks (``a;b;c count``, the flame-graph input format). ``summarise`` 
 from __future__ import annotations
 
 import collections
+import gc
 import json
 import signal
 import sys
@@ -58,6 +59,22 @@ class Sampler:
         self.started = 0.0
         self.stopped = 0.0
         self._main = threading.main_thread().ident
+        # The cyclic garbage collector runs inside whatever allocation triggers it, so its time
+        # shows up under that frame; gc.callbacks measures it on its own (CPU seconds, count per
+        # generation, objects collected).
+        self.gc_seconds: collections.Counter[int] = collections.Counter()
+        self.gc_runs: collections.Counter[int] = collections.Counter()
+        self.gc_collected = 0
+        self._gc_began = 0.0
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_began = time.thread_time()
+            return
+        generation = info["generation"]
+        self.gc_runs[generation] += 1
+        self.gc_seconds[generation] += time.thread_time() - self._gc_began
+        self.gc_collected += info["collected"]
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         self.samples["main"] += 1
@@ -75,9 +92,12 @@ class Sampler:
         self.started = time.time()
         signal.signal(signal.SIGPROF, self._handler)
         signal.setitimer(signal.ITIMER_PROF, self.interval, self.interval)
+        gc.callbacks.append(self._gc)
 
     def stop(self) -> None:
         signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        if self._gc in gc.callbacks:
+            gc.callbacks.remove(self._gc)
         self.stopped = time.time()
 
     def report(self, top: int = 40) -> dict[str, Any]:
@@ -92,6 +112,14 @@ class Sampler:
             "seconds": round(self.stopped - self.started, 1),
             "samples": dict(self.samples),
             "busy_samples": sum(self.stacks.values()),
+            "gc": {
+                "seconds": round(sum(self.gc_seconds.values()), 2),
+                "seconds_by_generation": {g: round(t, 2) for g, t in sorted(self.gc_seconds.items())},
+                "runs_by_generation": dict(sorted(self.gc_runs.items())),
+                "collected": self.gc_collected,
+                "thresholds": gc.get_threshold(),
+                "frozen": gc.get_freeze_count(),
+            },
             "top_self": self_counts.most_common(top),
             "top_inclusive": incl.most_common(top * 4),
             "collapsed": [";".join(s) + f" {n}" for s, n in self.stacks.most_common(5000)],
@@ -111,6 +139,7 @@ def summarise(path: Path, top: int = 15) -> dict[str, Any]:
     return {
         "cpu_samples": data["samples"],
         "cpu_seconds_sampled": round(busy * data["interval_s"], 1),
+        "gc": data.get("gc"),
         "top_self_pct": [(k, round(100 * n / busy, 1)) for k, n in data["top_self"][:top]],
         "top_inclusive_pct": inclusive[: top * 2],
     }

@@ -45,4 +45,7 @@ class ServiceSettings(BaseSettings):
     http_queue_seconds: float = Field(
         default=2.0, gt=0, description="longest wait for a slot before a 503 with Retry-After"
     )
+    gc_young_threshold: int = Field(
+        default=10_000, ge=0, description="net allocations between young garbage collections (0: Python's 700)"
+    )
     run_background: bool = Field(default=True, description="run relay, consumers and projections in-process")

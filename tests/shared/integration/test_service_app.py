@@ -4,6 +4,7 @@ Also checks health, metrics, problem+json, correlation ids flowing into events, 
 """
 
 import asyncio
+import gc
 import time
 
 import httpx
@@ -92,6 +93,7 @@ async def test_event_crosses_services_with_its_correlation_id(servers, namespace
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=capp), base_url="http://c") as c,
             ):
                 assert (await p.get("/health/live")).status_code == 200
+                assert gc.get_freeze_count() > 0  # a started service settled its heap (kernel/heap.py)
                 ready = await _until_ready(c)
                 assert ready["status"] == "ok", ready
                 r = await p.post(

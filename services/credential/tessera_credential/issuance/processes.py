@@ -51,6 +51,7 @@ from tessera_credential.documents.signing import sign_credential
 from tessera_credential.keys.did import DidWeb
 from tessera_credential.proofs import DEFAULT_LOADER, Ed25519Multikey, canonicalize
 from tessera_credential.proofs.contexts import CREDENTIALS_V2, OB_V3P0
+from tessera_shared.kernel import heap
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -174,6 +175,7 @@ def warm() -> None:
         Ed25519Multikey.generate().sign(b"warm-up")
     except Exception:
         pass
+    heap.settle()  # what the warm-up loaded lives as long as the worker
 
 
 def _ready() -> bool:

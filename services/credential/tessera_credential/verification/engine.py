@@ -47,6 +47,7 @@ from tessera_credential.verification.report import (
     resolve_keys,
 )
 from tessera_credential.verification.settings import VerificationSettings
+from tessera_shared.kernel import heap
 
 log = structlog.get_logger(__name__)
 
@@ -234,3 +235,4 @@ def warm_up() -> None:
         check_document(signed, {method: key.public_key}, now=datetime.now(UTC))
     except Exception:  # best effort by design
         log.warning("verification worker warm-up failed", exc_info=True)
+    heap.settle()  # what the warm-up loaded lives as long as the worker
