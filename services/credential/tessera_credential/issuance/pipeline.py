@@ -128,6 +128,14 @@ class CredentialRow:
     status_list_id: str
 
 
+@dataclass(frozen=True)
+class Drained:
+    """What a round of :meth:`IssuancePipeline.drain_round` did."""
+
+    claimed: int  # queue rows claimed
+    caught_up: bool  # every lane ended on a batch short of full: nothing was left to claim
+
+
 @dataclass
 class BatchResult:
     done: list[int] = field(default_factory=list)
@@ -247,11 +255,12 @@ class IssuancePipeline:
 
     # ------------------------------------------------------------------------------ driving
 
-    async def run_once(self, pool: asyncpg.Pool) -> int:
-        """Handle one batch; returns how many queue rows were claimed (0: nothing to do)."""
+    async def run_once(self, pool: asyncpg.Pool, on_claim: Callable[[int], None] | None = None) -> int:
+        """Handle one batch; returns how many queue rows were claimed (0: nothing to do).
+        ``on_claim(n)`` is called as soon as the batch has claimed its ``n`` rows."""
         claimed: list[int] = []
         try:
-            await self._batch(pool, claimed, self.batch_size)
+            await self._batch(pool, claimed, self.batch_size, on_claim=on_claim)
             return len(claimed)
         except Exception as exc:
             if not claimed:
@@ -261,7 +270,14 @@ class IssuancePipeline:
             await self._run_single(pool, row_id)
         return len(claimed)
 
-    async def _batch(self, pool: asyncpg.Pool, claimed: list[int], limit: int, only: int | None = None) -> None:
+    async def _batch(
+        self,
+        pool: asyncpg.Pool,
+        claimed: list[int],
+        limit: int,
+        only: int | None = None,
+        on_claim: Callable[[int], None] | None = None,
+    ) -> None:
         """One transaction: claim (ids into ``claimed``) and handle; then give unused entries back."""
         reservations = _Reservations(pool)
         committed = False
@@ -269,6 +285,8 @@ class IssuancePipeline:
             async with pool.acquire() as conn, conn.transaction():
                 rows = await claim(conn, limit, only=only)
                 claimed += [r.id for r in rows]
+                if on_claim is not None:
+                    on_claim(len(rows))
                 if rows:
                     await self.handle(conn, rows, reservations)
             committed = True
@@ -286,30 +304,53 @@ class IssuancePipeline:
     async def drain(
         self, pool: asyncpg.Pool, *, max_batches: int = 1000, stop: Callable[[], bool] | None = None
     ) -> int:
-        """Run batches until nothing claimable is left (or ``stop()``), ``concurrency`` at a time;
-        returns how many queue rows were claimed. The worker's round, and tests'/the CLI's."""
-        budget = [max_batches]
+        """Run batches until nothing claimable is left (or ``stop()``); returns how many queue rows
+        were claimed. Tests' and the CLI's; the worker's round is :meth:`drain_round`."""
+        return (await self.drain_round(pool, max_batches=max_batches, stop=stop)).claimed
 
-        async def lane() -> int:
+    async def drain_round(
+        self, pool: asyncpg.Pool, *, max_batches: int = 1000, stop: Callable[[], bool] | None = None
+    ) -> Drained:
+        """Run batches until nothing claimable is left (or ``stop()``), up to ``concurrency`` at a time.
+
+        One lane of batches starts; another starts each time a batch claims a full ``batch_size``
+        (there may be more), up to ``concurrency`` lanes. A lane ends after a batch that claimed
+        less than a full batch: nothing else was claimable when it claimed (rows locked by another
+        lane are that lane's; rows queued later wake the worker with their NOTIFY). So a trickle of
+        awards costs one claim per batch, not a claim that finds nothing after each batch and
+        another in every idle lane. ``caught_up``: every lane ended that way (not on the budget of
+        ``max_batches`` or ``stop()``), so the worker may sleep until the next NOTIFY."""
+        budget = [max_batches]
+        lanes: list[asyncio.Task[tuple[int, bool]]] = []
+
+        def claimed(n: int) -> None:
+            if n >= self.batch_size and len(lanes) < self.concurrency and budget[0] > 0:
+                lanes.append(asyncio.create_task(lane()))
+
+        async def lane() -> tuple[int, bool]:
             total = 0
             while budget[0] > 0 and not (stop is not None and stop()):
                 budget[0] -= 1
-                n = await self.run_once(pool)
-                if n == 0:
-                    break
+                n = await self.run_once(pool, on_claim=claimed)
                 total += n
-            return total
+                if n < self.batch_size:
+                    return total, True
+            return total, False
 
-        if self.concurrency == 1:
-            return await lane()
-        lanes = [asyncio.create_task(lane()) for _ in range(self.concurrency)]
+        lanes.append(asyncio.create_task(lane()))
         try:
-            return sum(await asyncio.gather(*lanes))
+            while pending := [task for task in lanes if not task.done()]:  # lanes start while others run
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    if (error := task.exception()) is not None:
+                        raise error
+            outcomes = [task.result() for task in lanes]
         except BaseException:  # one lane failed (or we are cancelled): stop the others, report the first
             for task in lanes:
                 task.cancel()
             await asyncio.gather(*lanes, return_exceptions=True)
             raise
+        return Drained(claimed=sum(n for n, _ in outcomes), caught_up=all(done for _, done in outcomes))
 
     # ------------------------------------------------------------------------------ one batch
 

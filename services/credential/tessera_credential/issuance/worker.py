@@ -6,12 +6,15 @@
   SKIP LOCKED``, the same guarantees that let the active worker run several batches at once); the
   lock keeps the signing CPU of a database in one replica, sized by ``ISSUANCE_PROCESSES``, and
   replicas from racing each other for the same awards (see docs/credential-keys-and-status.md).
-* Each round drains the queue with ``pipeline.concurrency`` batches in flight (``ISSUANCE_CONCURRENCY``),
-  each in its own transaction, their documents signed in the pipeline's signing processes.
+* Each round drains the queue with up to ``pipeline.concurrency`` batches in flight
+  (``ISSUANCE_CONCURRENCY``; a second starts when a batch comes back full), each in its own
+  transaction, their documents signed in the pipeline's signing processes. A round whose batches
+  all came back short of full is caught up: the worker sleeps until the next NOTIFY.
 * Wakes on ``LISTEN tessera_issuance`` (a statement trigger on ``issuance_queue``), so a credential
   follows its award within one batch's time; polls every ``poll_seconds`` for retries that come due.
 * Each idle round also gives every registered institution a key (so its DID document exists before
-  its first credential) and signs any status list whose bits changed but was not signed yet.
+  its first credential) and signs any status list whose bits changed but was not signed yet; one
+  read tells whether either has anything to do.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 _ISSUANCE_LOCK = 0x155_0ED  # session advisory lock: one active issuance worker per database
 CHANNEL = "tessera_issuance"
+_UNSIGNED_PER_ROUND = 50  # status lists an idle round signs at most
 
 
 class IssuanceWorker(LeaderLoop):
@@ -40,18 +44,34 @@ class IssuanceWorker(LeaderLoop):
         super().__init__(dsn, poll_seconds=poll_seconds, max_backoff_seconds=30.0)
         self.pool = pool
         self.pipeline = pipeline
+        self._caught_up = False
 
     async def work_once(self) -> int:
-        return await self.pipeline.drain(self.pool, stop=lambda: self.stopping)
+        drained = await self.pipeline.drain_round(self.pool, stop=lambda: self.stopping)
+        self._caught_up = drained.caught_up
+        return drained.claimed
+
+    def caught_up(self, done: int) -> bool:
+        """A round whose batches all came back short of full left nothing to claim: sleep until the
+        next NOTIFY (or poll) instead of a round that only finds that out."""
+        return done == 0 or self._caught_up
 
     async def idle(self) -> None:
-        """Keys for new institutions; status lists left unsigned (e.g. after a rotation)."""
+        """Keys for new institutions; status lists left unsigned (e.g. after a rotation). One read
+        finds out whether there is anything to do; the work, if any, in transactions of its own."""
         pipeline = self.pipeline
-        async with self.pool.acquire() as conn, conn.transaction():
-            missing = await key_store.institutions_without_key(conn)
-            if missing:
-                created = await key_store.ensure_keys(conn, pipeline.kek, missing)
-                if created:
-                    log.info("institution keys created", institutions=created)
-        async with self.pool.acquire() as conn, conn.transaction():
-            await status_credential.sign_lists(conn, pipeline.kek, pipeline.dids, await status_lists.unsigned(conn))
+        async with self.pool.acquire() as conn:
+            todo = await conn.fetchrow(
+                f"""SELECT ARRAY({key_store.INSTITUTIONS_WITHOUT_KEY}) AS missing,
+                           ARRAY({status_lists.UNSIGNED}) AS unsigned""",
+                _UNSIGNED_PER_ROUND,
+            )
+        assert todo is not None
+        if todo["missing"]:
+            async with self.pool.acquire() as conn, conn.transaction():
+                created = await key_store.ensure_keys(conn, pipeline.kek, list(todo["missing"]))
+            if created:
+                log.info("institution keys created", institutions=created)
+        if todo["unsigned"]:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await status_credential.sign_lists(conn, pipeline.kek, pipeline.dids, list(todo["unsigned"]))

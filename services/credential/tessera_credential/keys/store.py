@@ -127,15 +127,16 @@ async def foreign_kek_ids(conn: Conn, kek: KeyEncryptionKey) -> list[str]:
     return [r["kek_id"] for r in rows]
 
 
+# Institutions the catalogue registered (the awarding engine's read model) that have no key yet.
+INSTITUTIONS_WITHOUT_KEY = """SELECT i.institution_id FROM award_institutions i
+   WHERE NOT EXISTS (SELECT 1 FROM institution_keys k
+                     WHERE k.institution_id = i.institution_id AND k.retired_at IS NULL)
+   ORDER BY i.institution_id"""
+
+
 async def institutions_without_key(conn: Conn) -> list[str]:
     """Institutions the catalogue registered (the awarding engine's read model) that have no key yet."""
-    rows = await conn.fetch(
-        """SELECT i.institution_id FROM award_institutions i
-           WHERE NOT EXISTS (SELECT 1 FROM institution_keys k
-                             WHERE k.institution_id = i.institution_id AND k.retired_at IS NULL)
-           ORDER BY i.institution_id"""
-    )
-    return [r["institution_id"] for r in rows]
+    return [r["institution_id"] for r in await conn.fetch(INSTITUTIONS_WITHOUT_KEY)]
 
 
 async def is_known_institution(conn: Conn, institution_id: str) -> bool:

@@ -178,11 +178,12 @@ async def save_signed(conn: Conn, list_id: str, version: int, credential: dict[s
     )
 
 
+# Status lists whose bits changed since they were last signed, at most $1 of them.
+UNSIGNED = "SELECT list_id FROM status_lists WHERE version > signed_version ORDER BY list_id LIMIT $1"
+
+
 async def unsigned(conn: Conn, limit: int = 50) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT list_id FROM status_lists WHERE version > signed_version ORDER BY list_id LIMIT $1", limit
-    )
-    return [r["list_id"] for r in rows]
+    return [r["list_id"] for r in await conn.fetch(UNSIGNED, limit)]
 
 
 async def signed_credential(conn: Conn, list_id: str) -> dict[str, Any] | None:
