@@ -610,6 +610,28 @@ def sql_per_event(stats: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def cpu_costs(result: dict[str, Any]) -> dict[str, float | None]:
+    """CPU milliseconds per unit of work, which, unlike the rates, do not fall when a shared machine
+    gets busier elsewhere; the cold verification's cost also measures the machine's speed itself
+    (its code path is the same from run to run), so runs on different moments compare by it."""
+    e2e = result["end_to_end"]
+    credentials = e2e.get("credentials") or 0
+    cpu = e2e.get("cpu_seconds") or {}
+    verify = result.get("verify") or {}
+
+    def per(seconds: float | None, count: int) -> float | None:
+        return round(1000 * seconds / count, 2) if seconds is not None and count else None
+
+    return {
+        "credential_service_cpu_ms_per_credential": per(cpu.get("credential"), credentials),
+        "postgres_cpu_ms_per_credential": per(cpu.get("postgres"), credentials),
+        "all_processes_cpu_ms_per_credential": per(sum(cpu.values()) if cpu else None, credentials),
+        "credential_service_cpu_ms_per_cold_verification": per(
+            verify.get("credential_service_cpu_s"), verify.get("ok") or 0
+        ),
+    }
+
+
 def goals(result: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, (op, target) in GOALS.items():
@@ -703,6 +725,7 @@ async def run(args: argparse.Namespace, servers: Servers, workdir: Path) -> dict
     result["verify_per_s"] = result["verify"].get("per_s")
     result["verify_warm_per_s"] = (result["verify"].get("warm") or {}).get("per_s")
     result["search_ratio_to_bare_fastapi"] = result["search"]["ratio"]
+    result["cost"] = cpu_costs(result)
     result["goals"] = goals(result)
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     if profile:
