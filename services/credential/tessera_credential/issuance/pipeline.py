@@ -305,7 +305,7 @@ class IssuancePipeline:
         self, pool: asyncpg.Pool, *, max_batches: int = 1000, stop: Callable[[], bool] | None = None
     ) -> int:
         """Run batches until nothing claimable is left (or ``stop()``); returns how many queue rows
-        were claimed. Tests' and the CLI's; the worker's round is :meth:`drain_round`."""
+        were claimed. :meth:`drain_round` (the worker's round) without its ``caught_up``."""
         return (await self.drain_round(pool, max_batches=max_batches, stop=stop)).claimed
 
     async def drain_round(
