@@ -8,6 +8,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tessera_shared.kernel import heap
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
@@ -46,6 +48,8 @@ class ServiceSettings(BaseSettings):
         default=2.0, gt=0, description="longest wait for a slot before a 503 with Retry-After"
     )
     gc_young_threshold: int = Field(
-        default=10_000, ge=0, description="net allocations between young garbage collections (0: Python's 700)"
+        default=heap.YOUNG_THRESHOLD,
+        ge=0,
+        description="net allocations between young garbage collections (0: Python's 700)",
     )
     run_background: bool = Field(default=True, description="run relay, consumers and projections in-process")

@@ -134,11 +134,6 @@ INSTITUTIONS_WITHOUT_KEY = """SELECT i.institution_id FROM award_institutions i
    ORDER BY i.institution_id"""
 
 
-async def institutions_without_key(conn: Conn) -> list[str]:
-    """Institutions the catalogue registered (the awarding engine's read model) that have no key yet."""
-    return [r["institution_id"] for r in await conn.fetch(INSTITUTIONS_WITHOUT_KEY)]
-
-
 async def is_known_institution(conn: Conn, institution_id: str) -> bool:
     found = await conn.fetchval(
         """SELECT EXISTS (SELECT 1 FROM award_institutions WHERE institution_id = $1)

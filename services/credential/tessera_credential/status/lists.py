@@ -182,10 +182,6 @@ async def save_signed(conn: Conn, list_id: str, version: int, credential: dict[s
 UNSIGNED = "SELECT list_id FROM status_lists WHERE version > signed_version ORDER BY list_id LIMIT $1"
 
 
-async def unsigned(conn: Conn, limit: int = 50) -> list[str]:
-    return [r["list_id"] for r in await conn.fetch(UNSIGNED, limit)]
-
-
 async def signed_credential(conn: Conn, list_id: str) -> dict[str, Any] | None:
     value: dict[str, Any] | None = await conn.fetchval(
         "SELECT credential FROM status_lists WHERE list_id = $1 AND credential IS NOT NULL", list_id
