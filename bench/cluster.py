@@ -12,6 +12,7 @@ when the service stops gracefully (SIGINT), not after SIGKILL.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import os
@@ -166,6 +167,7 @@ class Cluster:
     extra_env: dict[str, str] = field(default_factory=dict)
     tokens: Tokens = field(default_factory=Tokens.generate)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    marks: int = 0
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -229,3 +231,19 @@ class Cluster:
 
     def cpu(self) -> dict[str, float]:
         return {name: round(s.cpu(), 2) for name, s in self.services.items()}
+
+    async def mark(self) -> int:
+        """Ask every profiled service for its counts so far (SIGUSR1, ``bench/serve.py``) and wait
+        for them; returns the mark's number k: ``profile-<name>.mark<k>.json`` and
+        ``sql-<name>.mark<k>.json`` in the work directory. Two marks give one phase of the run."""
+        self.marks += 1
+        wanted = []
+        for s in self.services.values():
+            if s.profile_path is not None and s.alive() and s.process is not None:
+                s.process.send_signal(signal.SIGUSR1)
+                wanted.append(s.profile_path.with_suffix(f".mark{self.marks}.json"))
+        for _ in range(200):  # 10 s at most; a file that never comes leaves the phase unprofiled
+            if all(p.exists() for p in wanted):
+                break
+            await asyncio.sleep(0.05)  # another process writes the files
+        return self.marks

@@ -44,9 +44,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import http_load, raw_limits, scenario
+from bench import http_load, raw_limits, scenario, sqlstats
 from bench.cluster import REPO, Cluster, cpu_seconds
-from bench.sampler import summarise
+from bench.sampler import phase, summarise
 from tessera_shared.demo.api import Api, DemoError, until
 from tessera_shared.testing.servers import Servers, free_port, nats_server_binary
 
@@ -331,6 +331,7 @@ async def steady_load(
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
 
             tasks = []
+            mark0 = await cluster.mark()
             cpu0, scpu0, ticks0, own0 = cluster.cpu(), server_cpu.snapshot(), machine_ticks(), own_cpu()
             start = time.perf_counter()
             for i, (learner_id, component) in enumerate(plan):
@@ -357,6 +358,7 @@ async def steady_load(
         with contextlib.suppress(DemoError):
             await until(all_in, "every steady-load credential", deadline, 0.25)
         cpu1, scpu1, ticks1, own1 = cluster.cpu(), server_cpu.snapshot(), machine_ticks(), own_cpu()
+        mark1 = await cluster.mark()
         recorded = await scenario.result_recorded_times(pools["assessment"])
         sent_of = {x: [k for k in sent if k[0] == x] for x in learners}  # this phase's results of each learner
         ok = [x for x in accepted if x in times and all(k in recorded for k in sent_of[x])]
@@ -402,6 +404,7 @@ async def steady_load(
                 "load_generator": round(own1 - own0, 1),
             },
             "machine_busy_fraction": busy_fraction(ticks0, ticks1),  # all cores, sending to last credential
+            "profile": phase_profiles(cluster, mark0, mark1, len(plan)),
             "_series": series,
         }
     finally:
@@ -607,6 +610,29 @@ def sql_per_event(stats: dict[str, Any]) -> dict[str, Any]:
             entry["calls_per_event"] = round(s["calls"] / handled, 1)
             entry["db_wait_ms_per_event"] = round(1000 * s["seconds"] / handled, 2)
         out[task] = entry
+    return out
+
+
+def phase_profiles(cluster: Cluster, before: int, after: int, results: int) -> dict[str, Any]:
+    """Each profiled service's CPU profile and SQL round trips between two marks (one phase):
+    :func:`bench.sampler.phase`, round trips per consumed event and per result sent, and each task's
+most frequent statements."""
+    out: dict[str, Any] = {}
+    for name, service in cluster.services.items():
+        if service.profile_path is None:
+            continue
+        marks = [service.profile_path.with_suffix(f".mark{k}.json") for k in (before, after)]
+        sql = [service.profile_path.with_name(f"sql-{name}.mark{k}.json") for k in (before, after)]
+        if not all(p.exists() for p in marks + sql):
+            continue
+        stats = sqlstats.difference(*(json.loads(p.read_text()) for p in sql))
+        calls = sum(s["calls"] for s in stats["statements"].values())
+        out[name] = {
+            **phase(marks[0], marks[1]),
+            "sql_calls_per_result": round(calls / results, 2) if results else None,
+            "sql": sql_per_event(stats),
+            "sql_statements": {task: dict(list(q.items())[:12]) for task, q in stats["queries"].items()},
+        }
     return out
 
 

@@ -36,6 +36,10 @@ PARKED = {
 }
 
 
+# Frames every stack of a service passes through, left out of the inclusive lists.
+_SKIP = ("runpy", "bench/serve.py", "uvicorn/", "asyncio/base_events.py", "asyncio/events.py", "asyncio/runners")
+
+
 def _frame_key(frame: FrameType) -> str:
     code = frame.f_code
     path = code.co_filename
@@ -128,14 +132,56 @@ class Sampler:
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.report()))
 
+    def mark(self, path: Path) -> None:
+        """Every count so far (all stacks, not only the heaviest), so that two marks give a phase's
+        own profile (:func:`phase`); the bench asks for one with SIGUSR1 (``bench/serve.py``)."""
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)  # no sample changes the counters while they are copied
+        try:
+            data = {
+                "interval_s": self.interval,
+                "at": time.time(),
+                "samples": dict(self.samples),
+                "gc_seconds": round(sum(self.gc_seconds.values()), 3),
+                "stacks": [[";".join(stack), n] for stack, n in self.stacks.items()],
+            }
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, self.interval, self.interval)
+        path.write_text(json.dumps(data))
+
+
+def phase(before: Path, after: Path, top: int = 15) -> dict[str, Any]:
+    """What a service's CPU did between two marks: sampled CPU seconds, the cyclic collector's
+    seconds, and the top self and inclusive functions (% of the phase's samples), framework frames
+    left out of the inclusive list as in :func:`summarise`."""
+    a, b = json.loads(before.read_text()), json.loads(after.read_text())
+    stacks: collections.Counter[str] = collections.Counter(dict(b["stacks"]))
+    stacks.subtract(dict(a["stacks"]))
+    self_counts: collections.Counter[str] = collections.Counter()
+    incl: collections.Counter[str] = collections.Counter()
+    for stack, n in stacks.items():
+        if n <= 0:
+            continue
+        frames = stack.split(";")
+        self_counts[frames[-1]] += n
+        for fn in set(frames[1:]):
+            incl[fn] += n
+    busy = max(1, sum(n for n in stacks.values() if n > 0))
+    inclusive = [(k, round(100 * n / busy, 1)) for k, n in incl.most_common(top * 8) if not any(s in k for s in _SKIP)]
+    return {
+        "seconds": round(b["at"] - a["at"], 1),
+        "cpu_seconds_sampled": round(busy * b["interval_s"], 1),
+        "gc_seconds": round(b["gc_seconds"] - a["gc_seconds"], 2),
+        "top_self_pct": [(k, round(100 * n / busy, 1)) for k, n in self_counts.most_common(top)],
+        "top_inclusive_pct": inclusive[: top * 2],
+    }
+
 
 def summarise(path: Path, top: int = 15) -> dict[str, Any]:
     """CPU shares (% of samples): the top self functions and the top inclusive ones, framework
     frames (runpy, uvicorn, the event loop) left out of the inclusive list."""
     data = json.loads(path.read_text())
     busy = max(1, data["busy_samples"])
-    skip = ("runpy", "bench/serve.py", "uvicorn/", "asyncio/base_events.py", "asyncio/events.py", "asyncio/runners")
-    inclusive = [(k, round(100 * n / busy, 1)) for k, n in data["top_inclusive"] if not any(s in k for s in skip)]
+    inclusive = [(k, round(100 * n / busy, 1)) for k, n in data["top_inclusive"] if not any(s in k for s in _SKIP)]
     return {
         "cpu_samples": data["samples"],
         "cpu_seconds_sampled": round(busy * data["interval_s"], 1),

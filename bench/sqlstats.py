@@ -2,7 +2,8 @@
 
 Wraps asyncpg's ``Connection._execute`` (every query with arguments, fetch*, prepared statements),
 ``_executemany`` and ``execute`` without arguments (BEGIN, SAVEPOINT, COMMIT ...) and accounts each
-call's count and wall time to the asyncio task that made it: the kernel names its background tasks
+call's count and wall time (and each statement's text, its first 120 characters, with its count) to
+the asyncio task that made it: the kernel names its background tasks
 ``<service>:<consumer|relay|projections>``; a worker on a loop and thread of its own is named by
 its thread (the issuance worker ``credential:issuance``); anything else is an HTTP request. With
 the events each consumer handled (the kernel's Prometheus counter), this gives statements and
@@ -22,6 +23,14 @@ from typing import Any
 import asyncpg
 
 _stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+_queries: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # task -> statement -> calls
+
+
+def _count(key: str, query: object, began: float) -> None:
+    s = _stats[key]
+    s[0] += 1
+    s[1] += time.perf_counter() - began
+    _queries[key][" ".join(str(query).split())[:120]] += 1
 
 
 def _key() -> str:
@@ -37,23 +46,19 @@ def install() -> None:
     conn = asyncpg.connection.Connection
     original_execute, original_many, original_plain = conn._execute, conn._executemany, conn.execute
 
-    async def _execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
         t = time.perf_counter()
         try:
-            return await original_execute(self, *args, **kwargs)
+            return await original_execute(self, query, *args, **kwargs)
         finally:
-            s = _stats[_key()]
-            s[0] += 1
-            s[1] += time.perf_counter() - t
+            _count(_key(), query, t)
 
-    async def _executemany(self: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _executemany(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
         t = time.perf_counter()
         try:
-            return await original_many(self, *args, **kwargs)
+            return await original_many(self, query, *args, **kwargs)
         finally:
-            s = _stats[_key()]
-            s[0] += 1
-            s[1] += time.perf_counter() - t
+            _count(_key(), query, t)
 
     async def execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
         if args:  # goes through _execute
@@ -62,9 +67,7 @@ def install() -> None:
         try:
             return await original_plain(self, query, **kwargs)
         finally:
-            s = _stats[_key()]
-            s[0] += 1
-            s[1] += time.perf_counter() - t
+            _count(_key(), query, t)
 
     conn._execute = _execute  # type: ignore[method-assign]
     conn._executemany = _executemany  # type: ignore[method-assign]
@@ -88,7 +91,30 @@ def write(path: Path) -> None:
             {
                 "statements": {k: {"calls": int(v[0]), "seconds": round(v[1], 3)} for k, v in sorted(_stats.items())},
                 "consumed": consumed(),
+                "queries": {k: dict(v) for k, v in sorted(_queries.items())},
             },
             indent=1,
         )
     )
+
+
+def difference(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The statements and consumed events between two marks (the shape :func:`write` writes)."""
+    statements = {}
+    for task, s in after["statements"].items():
+        was = before["statements"].get(task, {"calls": 0, "seconds": 0.0})
+        if s["calls"] > was["calls"]:
+            statements[task] = {"calls": s["calls"] - was["calls"], "seconds": round(s["seconds"] - was["seconds"], 3)}
+    consumed: dict[str, dict[str, float]] = {}
+    for consumer, outcomes in after["consumed"].items():
+        was_outcomes = before["consumed"].get(consumer, {})
+        delta = {k: v - was_outcomes.get(k, 0.0) for k, v in outcomes.items() if v > was_outcomes.get(k, 0.0)}
+        if delta:
+            consumed[consumer] = delta
+    queries = {}
+    for task, counts in after.get("queries", {}).items():
+        was_counts = before.get("queries", {}).get(task, {})
+        delta_counts = {q: n - was_counts.get(q, 0) for q, n in counts.items() if n > was_counts.get(q, 0)}
+        if delta_counts:
+            queries[task] = dict(sorted(delta_counts.items(), key=lambda kv: -kv[1]))
+    return {"statements": statements, "consumed": consumed, "queries": queries}
