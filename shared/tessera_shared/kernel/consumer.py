@@ -27,7 +27,8 @@ up to ``concurrency`` groups (one key → one group, order kept; a batch of fewe
 transaction on its own pooled connection and acknowledged after its own commit. Outcomes:
 
 * handled or duplicate → ack after commit;
-* known type the consumer has no handler for → ack (it subscribes to a whole context's stream);
+* known type the consumer has no handler for → inbox row, ack (it subscribes to a whole context's
+  stream); a batch of nothing else is one statement (the inbox rows), not a transaction;
 * malformed (not JSON, not a CloudEvent, unknown type, schema-invalid) → dead letter at once;
 * handler (or its share of the hook) raised → nak with a delay that doubles with each delivery, and at ``max_deliver``
   deliveries → dead letter. A dead letter is committed before its message is acked, so a failure
@@ -284,8 +285,14 @@ class Consumer:
     async def _handle(self, items: list[_Item]) -> None:
         pending = [it for it in items if it.outcome == "pending"]
         async with self.pool.acquire() as conn:
+            first_deliveries = all(it.deliveries <= 1 for it in pending)
+            if first_deliveries and all(it.outcome == "pending" and self._handler_of(it) is None for it in items):
+                # Nothing to handle (types this consumer only acknowledges): the inbox rows are the
+                # batch's one statement, committed on their own, not a transaction of three.
+                await self._handle_fast(conn, items, pending)
+                return
             # A redelivered message failed before (or its batch crashed): likely to fail again.
-            if all(it.deliveries <= 1 for it in pending):
+            if first_deliveries:
                 try:
                     async with conn.transaction():
                         await self._handle_fast(conn, items, pending)

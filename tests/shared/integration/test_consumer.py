@@ -12,7 +12,7 @@ from tessera_shared.contract.topology import Subscription, subject_for
 from tessera_shared.kernel.consumer import Consumer, ConsumerSpec, list_dead_letters
 from tessera_shared.kernel.eventstore import EventStore
 from tessera_shared.kernel.nats import ConsumerPolicy, connect, ensure_stream, stream_config
-from tests.shared.kernel_events import ThingHappened
+from tests.shared.kernel_events import ThingHappened, ThingSeen
 
 pytestmark = pytest.mark.integration
 
@@ -235,6 +235,54 @@ async def test_a_batch_of_first_deliveries_is_handled_in_fast_mode_and_a_duplica
     assert spy.careful == 0
     assert sorted(harness.attempts) == sorted(e.data["n"] for e in envs)  # the handler ran once per id
     assert await _inbox(harness.pool) == {e.id for e in envs}
+
+
+class TransactionSpy:
+    """Counts the transactions consumers' connections open (savepoints included)."""
+
+    def __init__(self, monkeypatch):
+        import asyncpg
+
+        self.opened = 0
+        original = asyncpg.connection.Connection.transaction
+
+        def transaction(conn, *args, **kwargs):
+            self.opened += 1
+            return original(conn, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.connection.Connection, "transaction", transaction)
+
+
+def seen(thing_id: str) -> Envelope:
+    return Envelope(
+        id=str(uuid.uuid4()),
+        source="/tessera/kerneltest",
+        type=ThingSeen.event_type,
+        subject=thing_id,
+        time=datetime.now(UTC),
+        data={"thing_id": thing_id},
+    )
+
+
+async def test_a_batch_the_consumer_only_acknowledges_is_one_statement_and_still_in_its_inbox(harness, monkeypatch):
+    # events of a type the consumer has no handler for: their inbox rows, without a transaction
+    only_seen = [seen(f"t{i}") for i in range(5)]
+    for e in only_seen + only_seen[:2]:  # two of them twice: still one inbox row each
+        await harness.publish(e.type, e.to_bytes())
+    spy = TransactionSpy(monkeypatch)
+    await _run_until_idle(harness.consumer())
+    assert spy.opened == 0
+    assert await _inbox(harness.pool) == {e.id for e in only_seen}
+    assert harness.attempts == [] and await harness.state() == {}
+
+    # a batch that also holds an event to handle is one transaction, as before
+    mixed = [seen("t9"), envelope("t9", 7)]
+    for e in mixed:
+        await harness.publish(e.type, e.to_bytes())
+    await _run_until_idle(harness.consumer())
+    assert spy.opened == 1
+    assert await harness.state() == {"t9": (7, 1)}
+    assert await _inbox(harness.pool) == {e.id for e in only_seen + mixed}
 
 
 async def test_a_failure_in_fast_mode_rolls_the_batch_back_and_the_careful_redo_has_todays_outcomes(
