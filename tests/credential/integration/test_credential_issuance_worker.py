@@ -84,7 +84,9 @@ async def test_a_round_that_ran_out_of_budget_is_not_caught_up(pool, claims):
     assert len(await credentials(pool)) == 3
 
 
-async def test_the_idle_round_reads_once_when_there_is_nothing_to_do_and_does_what_there_is(pool, monkeypatch):
+async def test_housekeeping_reads_once_when_there_is_nothing_to_do_does_what_there_is_and_runs_once_per_poll(
+    pool, monkeypatch
+):
     await migrate(pool)
     async with pool.acquire() as conn:
         await seed_catalogue(conn)
@@ -96,7 +98,7 @@ async def test_the_idle_round_reads_once_when_there_is_nothing_to_do_and_does_wh
     issuer = pipeline(pool)
     worker = IssuanceWorker(pool, "postgresql://unused", issuer, poll_seconds=1.0)
 
-    await worker.idle()  # every registered institution gets its key before its first credential
+    await worker.housekeeping()  # every registered institution gets its key before its first credential
     async with pool.acquire() as conn:
         keyed = await conn.fetch("SELECT institution_id FROM institution_keys WHERE retired_at IS NULL")
     assert sorted(r["institution_id"] for r in keyed) == ["tudelft.nl", "unibo.it"]
@@ -105,7 +107,7 @@ async def test_the_idle_round_reads_once_when_there_is_nothing_to_do_and_does_wh
     assert await issuer.drain(pool) == 1
     async with pool.acquire() as conn:  # a list whose bits changed but was not re-signed (e.g. a crash)
         list_id = await conn.fetchval("UPDATE status_lists SET version = version + 1 RETURNING list_id")
-    await worker.idle()
+    await worker.housekeeping()
     async with pool.acquire() as conn:
         row = await conn.fetchrow("SELECT version, signed_version FROM status_lists WHERE list_id = $1", list_id)
     assert row["signed_version"] == row["version"]
@@ -125,5 +127,14 @@ async def test_the_idle_round_reads_once_when_there_is_nothing_to_do_and_does_wh
 
     monkeypatch.setattr(asyncpg.connection.Connection, "_execute", _execute)
     monkeypatch.setattr(asyncpg.connection.Connection, "execute", execute)
-    await worker.idle()
+    await worker.housekeeping()
     assert len(statements) == 1, statements  # nothing to do: one read, no transaction
+
+    # every batch of a trickle ends in an idle round: it housekeeps at most once per poll interval
+    statements.clear()
+    await worker.idle()
+    await worker.idle()
+    assert len(statements) == 1, statements
+    worker._housekept_at -= worker.poll_seconds  # a poll interval later
+    await worker.idle()
+    assert len(statements) == 2, statements

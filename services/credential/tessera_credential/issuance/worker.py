@@ -12,12 +12,15 @@
   all came back short of full is caught up: the worker sleeps until the next NOTIFY.
 * Wakes on ``LISTEN tessera_issuance`` (a statement trigger on ``issuance_queue``), so a credential
   follows its award within one batch's time; polls every ``poll_seconds`` for retries that come due.
-* Each idle round also gives every registered institution a key (so its DID document exists before
-  its first credential) and signs any status list whose bits changed but was not signed yet; one
-  read tells whether either has anything to do.
+* Idle rounds also give every registered institution a key (so its DID document exists before
+  its first credential) and sign any status list whose bits changed but was not signed yet; one
+  read tells whether either has anything to do. Under a trickle of awards every batch ends in an
+  idle round, so that read runs at most once per poll interval, not once per credential.
 """
 
 from __future__ import annotations
+
+import time
 
 import asyncpg
 import structlog
@@ -45,6 +48,7 @@ class IssuanceWorker(LeaderLoop):
         self.pool = pool
         self.pipeline = pipeline
         self._caught_up = False
+        self._housekept_at = -float("inf")
 
     async def work_once(self) -> int:
         drained = await self.pipeline.drain_round(self.pool, stop=lambda: self.stopping)
@@ -57,6 +61,13 @@ class IssuanceWorker(LeaderLoop):
         return done == 0 or self._caught_up
 
     async def idle(self) -> None:
+        """:meth:`housekeeping`, at most once per poll interval."""
+        now = time.monotonic()
+        if now - self._housekept_at >= self.poll_seconds:
+            self._housekept_at = now
+            await self.housekeeping()
+
+    async def housekeeping(self) -> None:
         """Keys for new institutions; status lists left unsigned (e.g. after a rotation). One read
         finds out whether there is anything to do; the work, if any, in transactions of its own."""
         pipeline = self.pipeline
