@@ -56,6 +56,7 @@ def test_sql_counts_of_a_phase_are_the_difference_of_its_marks() -> None:
             "http requests": {"calls": 5, "seconds": 0.5},
         },
         "consumed": {"credential--assessment": {"ack": 100.0}},
+        "queries": {"credential:issuance": {"BEGIN;": 5, "COMMIT;": 5}},
     }
     after = {
         "statements": {
@@ -64,6 +65,10 @@ def test_sql_counts_of_a_phase_are_the_difference_of_its_marks() -> None:
             "credential:relay": {"calls": 4, "seconds": 0.1},
         },
         "consumed": {"credential--assessment": {"ack": 130.0, "dead_letter": 1.0}},
+        "queries": {
+            "credential:issuance": {"BEGIN;": 12, "COMMIT;": 5, "SELECT 1": 3},
+            "credential:relay": {"SELECT 2": 4},
+        },
     }
     assert sqlstats.difference(before, after) == {
         "statements": {
@@ -71,4 +76,5 @@ def test_sql_counts_of_a_phase_are_the_difference_of_its_marks() -> None:
             "credential:relay": {"calls": 4, "seconds": 0.1},
         },
         "consumed": {"credential--assessment": {"ack": 30.0, "dead_letter": 1.0}},
+        "queries": {"credential:issuance": {"BEGIN;": 7, "SELECT 1": 3}, "credential:relay": {"SELECT 2": 4}},
     }
