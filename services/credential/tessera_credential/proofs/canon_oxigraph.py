@@ -21,6 +21,9 @@ from .context_pruning import inline_pruned_contexts
 from .contexts import DEFAULT_LOADER, ContextLoader
 from .errors import CanonicalizationError
 from .jsonld_document import inline_contexts
+from .node_memo import NodeMemo
+
+NODE_MEMO = NodeMemo()
 
 _BLANK = ox.BlankNode
 
@@ -38,7 +41,24 @@ def parse_jsonld(
 
     `prune_contexts`: inline only the term definitions the document can reach (same quads and
     errors, about twice as fast; see context_pruning.py); False inlines the full contexts.
+    An Open Badge's achievement is parsed once per process, not once per credential (node_memo.py).
     """
+
+    def parse(doc: Any) -> list[ox.Quad]:
+        return _parse_whole(doc, loader, context_rewrite, base_iri, lenient, prune_contexts)
+
+    options = (loader, context_rewrite, base_iri, lenient, prune_contexts)
+    return NODE_MEMO.parse(document, options, parse, canonical_nquads)
+
+
+def _parse_whole(
+    document: Any,
+    loader: ContextLoader,
+    context_rewrite: Callable[[list[Any]], list[Any]] | None,
+    base_iri: str | None,
+    lenient: bool,
+    prune_contexts: bool,
+) -> list[ox.Quad]:
     inlined = inline_pruned_contexts(document, loader, context_rewrite) if prune_contexts else None
     if inlined is None:
         inlined = inline_contexts(document, loader, context_rewrite)

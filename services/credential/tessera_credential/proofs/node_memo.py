@@ -1,0 +1,136 @@
+"""The achievement of an Open Badge parsed to RDF once, not once per credential.
+
+Why: JSON-LD -> RDF is the largest cost of signing and of verifying a Tessera credential (2.2 of
+its ~4 CPU-ms), and two thirds of a credential's quads describe its achievement — the
+micro-credential's criteria, alignments and result descriptions — which every credential of one
+micro-credential version carries byte for byte.
+
+How: a document ``{..., "credentialSubject": {..., "achievement": {"id": X, ...}}}`` gives the same
+RDF as the document with the achievement replaced by the reference ``{"id": X}`` plus the
+achievement parsed as a document of its own (with the root's ``@context``), provided the
+achievement sees the same active context in both places. The second part is memoised by its exact
+bytes and the parse's options; blank nodes of a parse get fresh random labels, so the two parts
+never share one by accident.
+
+When the two give the same RDF depends on the contexts, not on the data: whether the terms on the
+path (``credentialSubject``, ``achievement``) are defined by the root's and the subject's types,
+with no property-scoped or propagated context on the way. So for each *shape* — root contexts,
+root types, subject types, parse options — the first document is parsed both ways and compared
+(canonical N-Quads); the split is used for that shape only if they were equal. What the data could
+change is excluded outright: a document with an ``@context`` anywhere but its root (an embedded
+context on the path would change the achievement's active context) or with explicit blank node
+labels (``_:x`` in two parts names one node in the whole document, two in the split) is parsed
+whole, as is anything not shaped like an Open Badge.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pyoxigraph as ox
+import structlog
+
+log = structlog.get_logger(__name__)
+
+MIN_NODE_BYTES = 1024  # smaller achievements are not worth a second parse
+MAX_NODE_BYTES = 256 * 1024  # nor are larger ones worth keeping (memory)
+MEMO_SIZE = 64  # achievements kept per process: a consortium's micro-credential versions in use
+
+Parse = Callable[[Any], list[ox.Quad]]
+
+
+class NodeMemo:
+    """Parsed achievements by their bytes, and each shape's verdict, per process (thread-safe)."""
+
+    def __init__(self, size: int = MEMO_SIZE) -> None:
+        self.size = size
+        self._quads: OrderedDict[tuple[Any, ...], list[ox.Quad]] = OrderedDict()
+        self._verdicts: dict[tuple[Any, ...], bool] = {}
+        self._lock = threading.Lock()
+
+    def parse(
+        self, document: Any, options: tuple[Any, ...], parse: Parse, canonical: Callable[[list[ox.Quad]], str]
+    ) -> list[ox.Quad]:
+        """The quads of ``document`` as ``parse`` gives them (``options`` name how it parses)."""
+        found = _split(document)
+        if found is None:
+            return parse(document)
+        rest, node, node_bytes, shape = found
+        shape += options
+        with self._lock:
+            verdict = self._verdicts.get(shape)
+        if verdict is False:
+            return parse(document)
+        key = (node_bytes, shape)
+        with self._lock:
+            node_quads = self._quads.get(key)
+            if node_quads is not None:
+                self._quads.move_to_end(key)
+        if node_quads is None:
+            node_quads = parse(node)
+        quads = parse(rest) + node_quads
+        if verdict is None:  # a new shape: the split must give exactly what the whole document gives
+            whole = parse(document)
+            try:
+                verdict = canonical(whole) == canonical(quads)
+            except Exception:  # e.g. a complexity cap: the whole parse decides, as before
+                verdict = False
+            with self._lock:
+                self._verdicts[shape] = verdict
+            if not verdict:
+                log.info("achievements of this shape are parsed with their credentials", shape=str(shape)[:300])
+                return whole
+        with self._lock:
+            self._quads[key] = node_quads
+            self._quads.move_to_end(key)
+            while len(self._quads) > self.size:
+                self._quads.popitem(last=False)
+        return quads
+
+
+def _split(document: Any) -> tuple[dict[str, Any], dict[str, Any], bytes, tuple[Any, ...]] | None:
+    """(the document with a reference for its achievement, the achievement as a document of its own,
+    the achievement's bytes, the shape), or None when the document is to be parsed whole."""
+    if not isinstance(document, dict):
+        return None
+    context = document.get("@context")
+    subject = document.get("credentialSubject")
+    if not isinstance(subject, dict) or not _urls(context):
+        return None
+    node = subject.get("achievement")
+    if not isinstance(node, dict) or not isinstance(node.get("id"), str):
+        return None
+    try:
+        whole = orjson.dumps(document)
+        node_bytes = orjson.dumps(node)
+    except TypeError:  # numbers beyond 64 bits: the parser's own fallback handles the whole document
+        return None
+    if not MIN_NODE_BYTES <= len(node_bytes) <= MAX_NODE_BYTES:
+        return None
+    if whole.count(b'"@context"') != 1 or b'"_:' in whole:
+        return None
+    rest = dict(document)
+    rest["credentialSubject"] = {**subject, "achievement": {"id": node["id"]}}
+    types = (_types(document.get("type")), _types(subject.get("type")), _types(node.get("type")))
+    if None in types:
+        return None
+    shape = (context if isinstance(context, str) else tuple(context or ()), *types)
+    return rest, {"@context": context, **node}, node_bytes, shape
+
+
+def _urls(context: Any) -> bool:
+    if isinstance(context, str):
+        return True
+    return isinstance(context, list) and bool(context) and all(isinstance(c, str) for c in context)
+
+
+def _types(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
