@@ -47,7 +47,9 @@ def whole(document: Any, options: tuple[Any, ...] = STRICT) -> str:
     [
         build_ob3_credential(issuance()),
         build_ob3_credential(issuance(joint=False, serial=2)),
-        build_ob3_credential(issuance(serial=3, definition=definition(True, title={"en": "Data literacy", "de": "Datenkompetenz"}))),
+        build_ob3_credential(
+            issuance(serial=3, definition=definition(True, title={"en": "Data literacy", "de": "Datenkompetenz"}))
+        ),
         signed_credential(),  # as verification parses it: proofs and all
     ],
     ids=["joint", "solo", "other-title", "signed"],
@@ -109,6 +111,19 @@ def test_documents_whose_data_could_make_the_split_differ_are_parsed_whole(chang
     assert _split(document) is not None
     change(document)
     assert _split(document) is None
+
+
+def test_shapes_beyond_the_cap_are_parsed_whole_and_not_remembered(monkeypatch) -> None:
+    # a verifier's shapes are few; made-up types in untrusted documents must not grow the verdicts
+    monkeypatch.setattr("tessera_credential.proofs.node_memo.MAX_SHAPES", 2)
+    memo = NodeMemo()
+    for n in range(4):
+        document = build_ob3_credential(issuance())
+        document["credentialSubject"]["type"] = ["AchievementSubject", f"Made-up-{n}"]
+        parse = Counting(STRICT)
+        assert canonical_nquads(memo.parse(document, STRICT, parse, canonical_nquads)) == whole(document)
+        assert parse.documents == (3 if n < 2 else 1)  # checked both ways, then parsed whole only
+    assert len(memo._verdicts) == 2
 
 
 def test_the_memo_keeps_a_bounded_number_of_achievements() -> None:

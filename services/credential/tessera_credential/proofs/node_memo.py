@@ -39,6 +39,8 @@ log = structlog.get_logger(__name__)
 MIN_NODE_BYTES = 1024  # smaller achievements are not worth a second parse
 MAX_NODE_BYTES = 256 * 1024  # nor are larger ones worth keeping (memory)
 MEMO_SIZE = 64  # achievements kept per process: a consortium's micro-credential versions in use
+MAX_SHAPES = 32  # shapes checked per process: a verifier's shapes are few, and an attacker's made-up
+# types must neither grow the verdicts without bound nor triple the parse of every request
 
 Parse = Callable[[Any], list[ox.Quad]]
 
@@ -63,7 +65,7 @@ class NodeMemo:
         shape += options
         with self._lock:
             verdict = self._verdicts.get(shape)
-        if verdict is False:
+        if verdict is False or (verdict is None and len(self._verdicts) >= MAX_SHAPES):
             return parse(document)
         key = (node_bytes, shape)
         with self._lock:
