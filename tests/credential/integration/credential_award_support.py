@@ -141,10 +141,16 @@ T_ENROL = datetime(2025, 6, 1, 10, 0, tzinfo=UTC)
 
 
 def enrolment_event(
-    kind: str, learner_id: str, offering_id: str, mc_id: str = "mc-data", *, enrolment_id: str | None = None
+    kind: str,
+    learner_id: str,
+    offering_id: str,
+    mc_id: str = "mc-data",
+    *,
+    enrolment_id: str | None = None,
+    award_id: str = "",
 ) -> tuple[Event, str]:
     """``(event, stream)`` of the enrolment lifecycle: requested | admitted | pending_review |
-    cancelled | withdrawn."""
+    cancelled | withdrawn | completed (by ``award_id``)."""
     enrolment_id = enrolment_id or f"enr-{learner_id}-{offering_id}"
     base = {
         "enrolment_id": enrolment_id,
@@ -166,6 +172,7 @@ def enrolment_event(
             refund_rule="full",
         ),
         "withdrawn": enr.EnrolmentWithdrawn(**base, withdrawn_at=T_ENROL, withdrawn_by="registrar-1"),
+        "completed": enr.EnrolmentCompleted(**base, completed_at=T_ENROL, award_id=award_id),
     }
     return events[kind], f"enrolment-{enrolment_id}"
 

@@ -10,6 +10,7 @@ from tessera_credential.domain.ordering import (
     EnrolmentStatus,
     Position,
     attendance_is_newer,
+    decides_nothing,
     later_status,
 )
 
@@ -83,3 +84,22 @@ def test_enrolment_status_is_the_latest_in_any_arrival_order(history, final):
 def test_only_admitted_enrolments_award():
     assert {S.ADMITTED, S.NOT_COMPLETED, S.COMPLETED} == AWARDABLE
     assert not AWARDABLE & {S.CANCELLED, S.WITHDRAWN, S.REJECTED, S.PROMOTED, S.REQUESTED}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "admission_changed", "enrolments", "nothing"),
+    [
+        (S.ADMITTED, S.COMPLETED, False, 1, True),  # the completion after this service's own award
+        (S.ADMITTED, S.NOT_COMPLETED, False, 1, True),
+        (S.COMPLETED, S.COMPLETED, False, 1, True),  # a duplicate
+        (S.ADMITTED, S.COMPLETED, False, 2, False),  # with two, the rank decides which one counts
+        (S.ADMITTED, S.ADMITTED, True, 1, False),  # the admission time is the award's fact time
+        (None, S.COMPLETED, False, 1, False),  # a new enrolment
+        (S.PROMOTED, S.ADMITTED, False, 1, False),  # becomes awardable
+        (S.ADMITTED, S.WITHDRAWN, False, 1, False),  # ends
+    ],
+)
+def test_an_enrolment_change_decides_nothing_only_between_awardable_statuses_of_the_only_enrolment(
+    before, after, admission_changed, enrolments, nothing
+) -> None:
+    assert decides_nothing(before, after, admission_changed=admission_changed, enrolments=enrolments) is nothing

@@ -277,9 +277,22 @@ async def save_learner_profile(
     )
 
 
-async def enrolment_status(conn: Conn, enrolment_id: str) -> tuple[EnrolmentStatus, datetime | None] | None:
-    r = await conn.fetchrow("SELECT status, admitted_at FROM award_enrolments WHERE enrolment_id = $1", enrolment_id)
-    return (EnrolmentStatus(r["status"]), r["admitted_at"]) if r is not None else None
+async def enrolment_status(
+    conn: Conn, enrolment_id: str, learner_id: str, offering_id: str
+) -> tuple[tuple[EnrolmentStatus, datetime | None] | None, int]:
+    """(the enrolment's stored status and admission time, or None; how many enrolments the learner
+    has in the offering, this one included once stored): one statement."""
+    r = await conn.fetchrow(
+        """SELECT e.status, e.admitted_at,
+                  (SELECT count(*) FROM award_enrolments o WHERE o.learner_id = $2 AND o.offering_id = $3) AS n
+           FROM (SELECT 1) one LEFT JOIN award_enrolments e ON e.enrolment_id = $1""",
+        enrolment_id,
+        learner_id,
+        offering_id,
+    )
+    assert r is not None
+    current = (EnrolmentStatus(r["status"]), r["admitted_at"]) if r["status"] is not None else None
+    return current, int(r["n"]) + (current is None)
 
 
 async def save_enrolment(

@@ -29,7 +29,13 @@ from typing import cast
 
 from tessera_credential.adapters import awards, state
 from tessera_credential.application.engine import Cause, evaluate_pathway, reevaluate, reevaluate_many
-from tessera_credential.domain.ordering import EnrolmentStatus, Position, attendance_is_newer, later_status
+from tessera_credential.domain.ordering import (
+    EnrolmentStatus,
+    Position,
+    attendance_is_newer,
+    decides_nothing,
+    later_status,
+)
 from tessera_credential.domain.standing import decimal_of, states_the_same
 from tessera_shared.contract.assessment import AttendanceRecorded, ResultCorrected, ResultRecorded, ResultWithdrawn
 from tessera_shared.contract.base import Event
@@ -186,12 +192,13 @@ async def on_enrolment(event: EnrolmentEvent, d: Delivery) -> None:
     pos = position(d)
     await state.lock_learner(d.conn, event.learner_id, d.prepared)
     await _record(d, event.learner_id, event.offering_id)
-    current = await state.enrolment_status(d.conn, event.enrolment_id)
+    current, enrolments = await state.enrolment_status(d.conn, event.enrolment_id, event.learner_id, event.offering_id)
     before, admitted_at = current if current is not None else (None, None)
     status = later_status(before, _STATUS[type(event)])
     if isinstance(event, EnrolmentAdmitted) and admitted_at is None:
         admitted_at = pos.at
-    changed = current is None or status != before or admitted_at != current[1]
+    admission_changed = current is not None and admitted_at != current[1]
+    changed = current is None or status != before or admission_changed
     if changed:
         await state.save_enrolment(
             d.conn,
@@ -204,7 +211,8 @@ async def on_enrolment(event: EnrolmentEvent, d: Delivery) -> None:
             admitted_at=admitted_at,
             pos=pos,
         )
-    await _reevaluate(d, event.learner_id, event.offering_id, changed=changed)
+    if not decides_nothing(before, status, admission_changed=admission_changed, enrolments=enrolments):
+        await _reevaluate(d, event.learner_id, event.offering_id, changed=changed)
 
 
 # ----------------------------------------------------------------------------------- assessment

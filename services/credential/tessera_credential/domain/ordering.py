@@ -81,6 +81,18 @@ AWARDABLE = frozenset({S.ADMITTED, S.NOT_COMPLETED, S.COMPLETED})
 ENDED = frozenset({S.REJECTED, S.CANCELLED, S.WITHDRAWN})
 
 
+def decides_nothing(
+    before: EnrolmentStatus | None, after: EnrolmentStatus, *, admission_changed: bool, enrolments: int
+) -> bool:
+    """Whether an enrolment's change cannot change its learner-offering's decision or evaluation, so
+    that it needs no re-evaluation: the enrolment is the learner's only one in the offering (with
+    several, the rank decides which one counts), its admission time stays, and it moves between two
+    awardable statuses. Decisions see an enrolment only as awardable or ended, its id and its
+    admission time (domain/standing.py, decision.py). E.g. the enrolment service's
+    ``EnrolmentCompleted`` after this service's own award: one per credential."""
+    return enrolments == 1 and not admission_changed and before in AWARDABLE and after in AWARDABLE
+
+
 def later_status(current: EnrolmentStatus | None, incoming: EnrolmentStatus) -> EnrolmentStatus:
     """The status after ``incoming`` arrives: the higher rank wins (ties keep ``current``)."""
     if current is None or ENROLMENT_RANK[incoming] > ENROLMENT_RANK[current]:
