@@ -107,3 +107,37 @@ async def test_pathway_of_three_partners_awarded_once_and_revoked_with_a_require
         await wait_settled(svc)
         statuses = [a["status"] for a in await pathway_awards(svc, "max")]
         assert statuses == ["revoked", "active"]
+
+
+async def test_a_batch_re_evaluates_its_learners_pathways_on_one_read(servers, namespace, tokens, monkeypatch):
+    from tessera_credential.adapters import awards
+    from tests.credential.integration.test_credential_batch_evaluation import run_batch
+
+    reads: list[list[str]] = []
+    original = awards.pathway_standings
+
+    async def counting(conn, learner_ids, pathway_ids):  # type: ignore[no-untyped-def]
+        reads.append(list(learner_ids))
+        return await original(conn, learner_ids, pathway_ids)
+
+    async with credential_service(servers, namespace, tokens) as svc:
+        assessments = {mc: Assessment(mc) for mc in PROGRAMMES}
+        pathway = pathway_published("pw-rds", [(mc, "5") for mc in PROGRAMMES], [GENT, AMSTERDAM, HEIDELBERG])
+        await publish(servers, namespace, [*offerings(), (pathway, "pw-rds")])
+        learners = ("ana", "ben")
+        await publish(
+            servers,
+            namespace,
+            [enrolment_event("admitted", lr, off, mc) for lr in learners for mc, (off, _) in PROGRAMMES.items()],
+        )
+        firsts = [passes(assessments, lr) for lr in learners]
+        await publish_envelopes(servers.nats_url, namespace, [r for results in firsts for r in results[:2]])
+        await wait_settled(svc)
+        assert [await pathway_awards(svc, lr) for lr in learners] == [[], []]
+
+        monkeypatch.setattr(awards, "pathway_standings", counting)
+        await run_batch(svc, [results[2] for results in firsts])  # both learners' third, in one batch
+        assert reads == [["ana", "ben"]]
+        for learner in learners:
+            [award] = await pathway_awards(svc, learner)
+            assert award["status"] == "active" and len(award["constituents"]) == 3

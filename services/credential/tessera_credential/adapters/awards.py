@@ -201,30 +201,38 @@ async def pathways_concerned(conn: Conn, mc_ids: list[str]) -> dict[str, tuple[f
     return out
 
 
-async def pathway_standing(
-    conn: Conn, learner_id: str, pathway_ids: list[str]
-) -> tuple[list[HeldAward], dict[str, tuple[ActivePathwayAward | None, list[str]]]]:
-    """What the learner's pathway decisions rest on, in one statement: the learner's active awards
-    and, per pathway, its active pathway award and every pathway award id already taken."""
-    r = await conn.fetchrow(
-        """SELECT
-               (SELECT array_agg(ROW(award_id::text, micro_credential_id, awarded_event_id::text, awarded_at)
-                                 ORDER BY award_id)
-                  FROM awards WHERE learner_id = $1 AND status = 'active') AS held,
-               (SELECT array_agg(ROW(pathway_id, award_id::text, pathway_version, status) ORDER BY pathway_id, award_id)
-                  FROM pathway_awards WHERE learner_id = $1 AND pathway_id = ANY($2::text[])) AS pathway_awards""",
-        learner_id,
+Standing = tuple[list[HeldAward], dict[str, tuple[ActivePathwayAward | None, list[str]]]]
+
+
+async def pathway_standings(conn: Conn, learner_ids: list[str], pathway_ids: list[str]) -> dict[str, Standing]:
+    """What each learner's pathway decisions rest on — the learner's active awards and, per pathway
+    of ``pathway_ids``, its active pathway award and every pathway award id already taken — for
+    every learner in ``learner_ids`` in one statement: a consumer batch's awards re-evaluate their
+    learners' pathways together."""
+    rows = await conn.fetch(
+        """SELECT l.learner_id,
+               (SELECT array_agg(ROW(a.award_id::text, a.micro_credential_id, a.awarded_event_id::text, a.awarded_at)
+                                 ORDER BY a.award_id)
+                  FROM awards a WHERE a.learner_id = l.learner_id AND a.status = 'active') AS held,
+               (SELECT array_agg(ROW(p.pathway_id, p.award_id::text, p.pathway_version, p.status)
+                                 ORDER BY p.pathway_id, p.award_id)
+                  FROM pathway_awards p
+                  WHERE p.learner_id = l.learner_id AND p.pathway_id = ANY($2::text[])) AS pathway_awards
+           FROM unnest($1::text[]) AS l(learner_id)""",
+        learner_ids,
         pathway_ids,
     )
-    assert r is not None
-    held = [HeldAward(*h) for h in r["held"] or ()]
-    standing: dict[str, tuple[ActivePathwayAward | None, list[str]]] = {}
-    for pathway_id, award_id, version, status in r["pathway_awards"] or ():
-        active, taken = standing.get(pathway_id, (None, []))
-        if status == "active" and active is None:
-            active = ActivePathwayAward(award_id, pathway_id, version)
-        standing[pathway_id] = (active, [*taken, award_id])
-    return held, standing
+    out: dict[str, Standing] = {}
+    for r in rows:
+        held = [HeldAward(*h) for h in r["held"] or ()]
+        standing: dict[str, tuple[ActivePathwayAward | None, list[str]]] = {}
+        for pathway_id, award_id, version, status in r["pathway_awards"] or ():
+            active, taken = standing.get(pathway_id, (None, []))
+            if status == "active" and active is None:
+                active = ActivePathwayAward(award_id, pathway_id, version)
+            standing[pathway_id] = (active, [*taken, award_id])
+        out[r["learner_id"]] = (held, standing)
+    return out
 
 
 async def learners_holding(conn: Conn, mc_ids: list[str]) -> list[str]:

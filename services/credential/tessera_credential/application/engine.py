@@ -238,30 +238,37 @@ async def reevaluate_many(conn: Conn, store: EventStore, touched: Mapping[Learne
     if not changed:
         return
     pathways = await awards.pathways_concerned(conn, sorted(set().union(*(m for m, _ in changed.values()))))
+    concerned: dict[str, tuple[dict[str, list[PathwayVersion]], Cause]] = {}
     for learner_id in sorted(changed):
         mcs, cause = changed[learner_id]
-        concerned = {pathway_id: versions for pathway_id, (members, versions) in pathways.items() if members & mcs}
-        if concerned:
-            await evaluate_pathways(conn, store, learner_id, concerned, cause)
+        mine = {pathway_id: versions for pathway_id, (members, versions) in pathways.items() if members & mcs}
+        if mine:
+            concerned[learner_id] = (mine, cause)
+    await evaluate_pathways(conn, store, concerned)
 
 
 async def evaluate_pathway(conn: Conn, store: EventStore, learner_id: str, pathway_id: str, cause: Cause) -> None:
     """Award or revoke the learner's pathway credential as their active awards now stand."""
-    await evaluate_pathways(
-        conn, store, learner_id, {pathway_id: await awards.pathway_versions(conn, pathway_id)}, cause
-    )
+    versions = await awards.pathway_versions(conn, pathway_id)
+    await evaluate_pathways(conn, store, {learner_id: ({pathway_id: versions}, cause)})
 
 
 async def evaluate_pathways(
-    conn: Conn, store: EventStore, learner_id: str, pathways: Mapping[str, list[PathwayVersion]], cause: Cause
+    conn: Conn, store: EventStore, concerned: Mapping[str, tuple[Mapping[str, list[PathwayVersion]], Cause]]
 ) -> None:
-    """:func:`evaluate_pathway` for each of ``pathways`` (id → its versions), on one read of the
-    learner's awards (pathway decisions write only pathway awards, so each sees the same)."""
-    held, standing = await awards.pathway_standing(conn, learner_id, sorted(pathways))
+    """:func:`evaluate_pathway` for each learner's pathways (learner → (pathway id → its versions,
+    the cause)), on one read of every learner's awards: a pathway decision writes only pathway
+    awards of its own learner, so each sees what the read saw."""
+    if not concerned:
+        return
+    wanted = sorted({pathway_id for mine, _ in concerned.values() for pathway_id in mine})
+    standings = await awards.pathway_standings(conn, sorted(concerned), wanted)
     appends: list[Append] = []
-    for pathway_id in sorted(pathways):
-        active, taken = standing.get(pathway_id, (None, []))
-        appends.extend(await _decide_pathway(conn, learner_id, pathways[pathway_id], active, held, taken, cause))
+    for learner_id, (mine, cause) in sorted(concerned.items()):
+        held, standing = standings[learner_id]
+        for pathway_id in sorted(mine):
+            active, taken = standing.get(pathway_id, (None, []))
+            appends.extend(await _decide_pathway(conn, learner_id, mine[pathway_id], active, held, taken, cause))
     await store.append_many(conn, appends)
 
 
