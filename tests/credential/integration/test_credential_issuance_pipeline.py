@@ -65,6 +65,27 @@ async def test_an_award_becomes_one_credential_signed_by_every_awarding_body(poo
     assert [q["done_at"] is not None for q in queue] == [True]
 
 
+async def test_signed_documents_are_stored_compressed_with_lz4_and_read_back_whole(pool):
+    await migrate(pool)
+    async with pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                await conn.execute("CREATE TEMP TABLE lz4_probe (v text COMPRESSION lz4)")
+        except asyncpg.FeatureNotSupportedError:
+            pytest.skip("this PostgreSQL is built without lz4 (the migration keeps pglz)")
+        await seed_catalogue(conn)
+        await seed_learner(conn, "ana")
+        award_id = await award(conn, "ana")
+    assert await pipeline(pool).drain(pool) == 1
+    async with pool.acquire() as conn:
+        row = await credential_of(conn, award_id)
+        method = await conn.fetchval(
+            "SELECT pg_column_compression(document) FROM issued_credentials WHERE award_id = $1", award_id
+        )
+    assert method == "lz4"  # stored out of line and compressed (an 11 KB document), with lz4
+    assert row is not None and verify_document(row["document"], (await resolver(pool)).resolve_key).verified
+
+
 async def test_exactly_one_credential_per_award_under_redelivery_and_concurrent_issuers(pool):
     award_ids = await awards_with_redelivered_requests(pool, 24, again_every=2)
     issuers = [pipeline(pool, batch_size=5) for _ in range(4)]
