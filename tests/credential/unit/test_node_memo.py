@@ -71,14 +71,34 @@ def test_the_achievement_is_parsed_once_for_every_credential_of_the_version() ->
     assert parse.documents == 4  # each credential's own part; its achievement came from the memo
 
 
-def test_a_changed_achievement_is_not_taken_from_the_memo_and_the_signature_then_fails() -> None:
+def test_a_changed_achievement_is_not_taken_from_the_memo_and_the_signature_then_fails(monkeypatch) -> None:
+    memo = NodeMemo()
+    monkeypatch.setattr("tessera_credential.proofs.canon_oxigraph.NODE_MEMO", memo)
     signed = signed_credential()
-    assert verify(signed)["verdict"] == "valid"  # the module's memo now holds this achievement
+    assert verify(signed)["verdict"] == "valid"
+    assert len(memo._quads) == 1  # the memo now holds this achievement
     tampered = copy.deepcopy(signed)
     tampered["credentialSubject"]["achievement"]["criteria"]["narrative"] += " (or less)"
     report = verify(tampered)
     assert report["verdict"] == "invalid", report
     assert whole(tampered) != whole(signed)
+
+
+@pytest.mark.parametrize("options", [STRICT, GUARD], ids=["strict", "guard"])
+def test_a_keyword_like_achievement_id_would_split_differently_and_is_parsed_whole(options) -> None:
+    # the reference {"id": "@foo"} and the node with "id": "@foo" expand differently, so a split of
+    # this document would not give its RDF; the shape's check cannot know, the id rule does
+    document = build_ob3_credential(issuance())
+    document["credentialSubject"]["achievement"]["id"] = "@foo"
+    node = document["credentialSubject"]["achievement"]
+    rest = {**document, "credentialSubject": {**document["credentialSubject"], "achievement": {"id": "@foo"}}}
+    split = canonical_nquads(
+        _parse_whole(rest, *options) + _parse_whole({"@context": document["@context"], **node}, *options)
+    )
+    assert split != whole(document, options)
+    memo = NodeMemo()
+    canonical(memo, build_ob3_credential(issuance()), options)  # the shape's first document: checked, equal
+    assert canonical(memo, document, options) == whole(document, options)
 
 
 def test_a_shape_whose_split_differs_is_parsed_whole_from_its_first_document_on() -> None:
@@ -103,8 +123,25 @@ def test_a_shape_whose_split_differs_is_parsed_whole_from_its_first_document_on(
         lambda d: d.update({"credentialSubject": [d["credentialSubject"]]}),  # several subjects
         lambda d: d["credentialSubject"]["achievement"].pop("id"),  # no IRI to refer to
         lambda d: d["credentialSubject"]["achievement"].update({"type": [{"not": "a string"}]}),
+        # ids whose expansion could differ between the reference (which keeps the subject's
+        # type-scoped context) and the node (which drops it): only scheme:// IRIs are split
+        lambda d: d["credentialSubject"]["achievement"].update({"id": "obi:achievement-1"}),  # a compact IRI
+        lambda d: d["credentialSubject"]["achievement"].update({"id": "@foo"}),  # keyword-like
+        lambda d: d["credentialSubject"]["achievement"].update({"id": "achievements/1"}),  # relative
+        lambda d: d["credentialSubject"]["achievement"].update({"id": "urn:uuid:0b6c0d5e-1f8e-4f47"}),  # no //
     ],
-    ids=["embedded-context", "blank-node-label", "blank-node-label-elsewhere", "subject-list", "no-id", "odd-type"],
+    ids=[
+        "embedded-context",
+        "blank-node-label",
+        "blank-node-label-elsewhere",
+        "subject-list",
+        "no-id",
+        "odd-type",
+        "compact-iri",
+        "keyword-like-id",
+        "relative-id",
+        "urn-id",
+    ],
 )
 def test_documents_whose_data_could_make_the_split_differ_are_parsed_whole(change) -> None:
     document = build_ob3_credential(issuance())
@@ -113,17 +150,44 @@ def test_documents_whose_data_could_make_the_split_differ_are_parsed_whole(chang
     assert _split(document) is None
 
 
-def test_shapes_beyond_the_cap_are_parsed_whole_and_not_remembered(monkeypatch) -> None:
-    # a verifier's shapes are few; made-up types in untrusted documents must not grow the verdicts
+def test_shapes_are_remembered_least_recently_used_first_out(monkeypatch) -> None:
+    # a verifier's shapes are few; made-up types in untrusted documents must neither grow the
+    # verdicts nor push out a shape in use: each new one only costs its own document the check
     monkeypatch.setattr("tessera_credential.proofs.node_memo.MAX_SHAPES", 2)
     memo = NodeMemo()
+    real = build_ob3_credential(issuance())
+    canonical(memo, real)
     for n in range(4):
         document = build_ob3_credential(issuance())
         document["credentialSubject"]["type"] = ["AchievementSubject", f"Made-up-{n}"]
         parse = Counting(STRICT)
         assert canonical_nquads(memo.parse(document, STRICT, parse, canonical_nquads)) == whole(document)
-        assert parse.documents == (3 if n < 2 else 1)  # checked both ways, then parsed whole only
+        assert parse.documents == 3  # a new shape: the whole document and both parts, to compare
+        parse = Counting(STRICT)
+        memo.parse(real, STRICT, parse, canonical_nquads)
+        assert parse.documents == 1  # the shape in use stays: its own part only
     assert len(memo._verdicts) == 2
+
+
+def test_a_document_that_cannot_be_compared_decides_nothing_about_its_shape() -> None:
+    memo = NodeMemo()
+    document = build_ob3_credential(issuance())
+
+    def refuse(quads: list[Any]) -> str:
+        raise ValueError("e.g. the blank-node complexity cap")
+
+    parse = Counting(STRICT)
+    assert canonical_nquads(memo.parse(document, STRICT, parse, refuse)) == whole(document)
+    assert not memo._verdicts and not memo._quads  # the next document of the shape is checked again
+
+
+def test_an_achievement_too_large_to_keep_is_parsed_for_each_credential(monkeypatch) -> None:
+    monkeypatch.setattr("tessera_credential.proofs.node_memo.MAX_NODE_QUADS", 50)  # Tessera's has ~200
+    memo = NodeMemo()
+    for n in (1, 2):
+        document = build_ob3_credential(issuance(serial=n))
+        assert canonical(memo, document) == whole(document)
+    assert not memo._quads and list(memo._verdicts.values()) == [True]
 
 
 def test_the_memo_keeps_a_bounded_number_of_achievements() -> None:

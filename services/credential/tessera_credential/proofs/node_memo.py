@@ -18,13 +18,20 @@ with no property-scoped or propagated context on the way. So for each *shape* â€
 root types, subject types, parse options â€” the first document is parsed both ways and compared
 (canonical N-Quads); the split is used for that shape only if they were equal. What the data could
 change is excluded outright: a document with an ``@context`` anywhere but its root (an embedded
-context on the path would change the achievement's active context) or with explicit blank node
-labels (``_:x`` in two parts names one node in the whole document, two in the split) is parsed
-whole, as is anything not shaped like an Open Badge.
+context on the path would change the achievement's active context), with explicit blank node
+labels (``_:x`` in two parts names one node in the whole document, two in the split) or whose
+achievement id is not an absolute ``scheme://`` IRI (see ``_ABSOLUTE``) is parsed whole, as is
+anything not shaped like an Open Badge.
+
+Untrusted documents (verification) reach the memo before their signatures are checked, so what it
+keeps is bounded by size, not by trust: at most ``MEMO_SIZE`` achievements of at most
+``MAX_NODE_QUADS`` quads and ``MAX_NODE_TEXT`` characters each (a few MB in all), and
+``MAX_SHAPES`` verdicts, least recently used first out.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -37,10 +44,19 @@ import structlog
 log = structlog.get_logger(__name__)
 
 MIN_NODE_BYTES = 1024  # smaller achievements are not worth a second parse
-MAX_NODE_BYTES = 256 * 1024  # nor are larger ones worth keeping (memory)
+MAX_NODE_BYTES = 64 * 1024  # a Tessera achievement is ~8 KB; larger ones are parsed with their credential
+MAX_NODE_QUADS = 2_000  # a kept achievement's quads (Tessera's: ~200) ...
+MAX_NODE_TEXT = 512 * 1024  # ... and their N-Quads characters: what bounds the memo's memory
 MEMO_SIZE = 64  # achievements kept per process: a consortium's micro-credential versions in use
-MAX_SHAPES = 32  # shapes checked per process: a verifier's shapes are few, and an attacker's made-up
-# types must neither grow the verdicts without bound nor triple the parse of every request
+MAX_SHAPES = 32  # shapes remembered per process, least recently used first out: a verifier's shapes are
+# few, and an attacker's made-up types only cost their own requests the check, never a shape in use
+# (untrusted documents reach this memo before their signatures are checked)
+
+# An id that is an absolute IRI with an authority ("scheme://..."): JSON-LD leaves it as it is in any
+# active context (IRI expansion, "suffix begins with //"). The reference {"id": X} keeps the subject's
+# type-scoped context where the achievement node itself drops it, so any other id (a compact IRI, a
+# relative IRI, a keyword-like "@x") could expand differently in the two places.
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 Parse = Callable[[Any], list[ox.Quad]]
 
@@ -51,7 +67,7 @@ class NodeMemo:
     def __init__(self, size: int = MEMO_SIZE) -> None:
         self.size = size
         self._quads: OrderedDict[tuple[Any, ...], list[ox.Quad]] = OrderedDict()
-        self._verdicts: dict[tuple[Any, ...], bool] = {}
+        self._verdicts: OrderedDict[tuple[Any, ...], bool] = OrderedDict()
         self._lock = threading.Lock()
 
     def parse(
@@ -65,32 +81,38 @@ class NodeMemo:
         shape += options
         with self._lock:
             verdict = self._verdicts.get(shape)
-        if verdict is False or (verdict is None and len(self._verdicts) >= MAX_SHAPES):
+            if verdict is not None:
+                self._verdicts.move_to_end(shape)
+        if verdict is False:
             return parse(document)
         key = (node_bytes, shape)
         with self._lock:
             node_quads = self._quads.get(key)
             if node_quads is not None:
                 self._quads.move_to_end(key)
+        fresh = node_quads is None
         if node_quads is None:
             node_quads = parse(node)
         quads = parse(rest) + node_quads
         if verdict is None:  # a new shape: the split must give exactly what the whole document gives
             whole = parse(document)
             try:
-                verdict = canonical(whole) == canonical(quads)
-            except Exception:  # e.g. a complexity cap: the whole parse decides, as before
-                verdict = False
+                same = canonical(whole) == canonical(quads)
+            except Exception:  # e.g. a complexity cap: this document decides nothing about its shape
+                return whole
             with self._lock:
-                self._verdicts[shape] = verdict
-            if not verdict:
+                self._verdicts[shape] = same
+                while len(self._verdicts) > MAX_SHAPES:
+                    self._verdicts.popitem(last=False)
+            if not same:
                 log.info("achievements of this shape are parsed with their credentials", shape=str(shape)[:300])
                 return whole
-        with self._lock:
-            self._quads[key] = node_quads
-            self._quads.move_to_end(key)
-            while len(self._quads) > self.size:
-                self._quads.popitem(last=False)
+        if fresh and len(node_quads) <= MAX_NODE_QUADS and sum(len(str(q)) for q in node_quads) <= MAX_NODE_TEXT:
+            with self._lock:
+                self._quads[key] = node_quads
+                self._quads.move_to_end(key)
+                while len(self._quads) > self.size:
+                    self._quads.popitem(last=False)
         return quads
 
 
@@ -104,7 +126,7 @@ def _split(document: Any) -> tuple[dict[str, Any], dict[str, Any], bytes, tuple[
     if not isinstance(subject, dict) or not _urls(context):
         return None
     node = subject.get("achievement")
-    if not isinstance(node, dict) or not isinstance(node.get("id"), str):
+    if not isinstance(node, dict) or not isinstance(node.get("id"), str) or not _ABSOLUTE.match(node["id"]):
         return None
     try:
         whole = orjson.dumps(document)
