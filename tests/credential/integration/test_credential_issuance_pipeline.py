@@ -34,13 +34,19 @@ async def resolver(pool: asyncpg.Pool) -> ConsortiumKeys:
         return await ConsortiumKeys.load(conn, DIDS)
 
 
-async def test_an_award_becomes_one_credential_signed_by_every_awarding_body(pool):
+async def one_issued(pool: asyncpg.Pool) -> str:
+    """The consortium, one learner's award and its credential issued; returns the award id."""
     await migrate(pool)
     async with pool.acquire() as conn:
         await seed_catalogue(conn)
         await seed_learner(conn, "ana")
         award_id = await award(conn, "ana")
     assert await pipeline(pool).drain(pool) == 1
+    return award_id
+
+
+async def test_an_award_becomes_one_credential_signed_by_every_awarding_body(pool):
+    award_id = await one_issued(pool)
     async with pool.acquire() as conn:
         row = await credential_of(conn, award_id)
         events = await conn.fetch("SELECT event_type, data FROM events ORDER BY global_position")
@@ -66,17 +72,13 @@ async def test_an_award_becomes_one_credential_signed_by_every_awarding_body(poo
 
 
 async def test_signed_documents_are_stored_compressed_with_lz4_and_read_back_whole(pool):
-    await migrate(pool)
     async with pool.acquire() as conn:
         try:
             async with conn.transaction():
                 await conn.execute("CREATE TEMP TABLE lz4_probe (v text COMPRESSION lz4)")
         except asyncpg.FeatureNotSupportedError:
             pytest.skip("this PostgreSQL is built without lz4 (the migration keeps pglz)")
-        await seed_catalogue(conn)
-        await seed_learner(conn, "ana")
-        award_id = await award(conn, "ana")
-    assert await pipeline(pool).drain(pool) == 1
+    award_id = await one_issued(pool)
     async with pool.acquire() as conn:
         row = await credential_of(conn, award_id)
         method = await conn.fetchval(

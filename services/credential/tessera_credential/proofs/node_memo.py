@@ -12,16 +12,16 @@ achievement sees the same active context in both places. The second part is memo
 bytes and the parse's options; blank nodes of a parse get fresh random labels, so the two parts
 never share one by accident.
 
-When the two give the same RDF depends on the contexts, not on the data: whether the terms on the
-path (``credentialSubject``, ``achievement``) are defined by the root's and the subject's types,
-with no property-scoped or propagated context on the way. So for each *shape* — root contexts,
-root types, subject types, parse options — the first document is parsed both ways and compared
-(canonical N-Quads); the split is used for that shape only if they were equal. What the data could
-change is excluded outright: a document with an ``@context`` anywhere but its root (an embedded
-context on the path would change the achievement's active context), with explicit blank node
-labels (``_:x`` in two parts names one node in the whole document, two in the split) or whose
-achievement id is not an absolute ``scheme://`` IRI (see ``_ABSOLUTE``) is parsed whole, as is
-anything not shaped like an Open Badge.
+When the two give the same RDF depends mostly on the contexts: whether the terms on the path
+(``credentialSubject``, ``achievement``) are defined by the root's and the subject's types, with no
+property-scoped or propagated context on the way. So for each *shape* — root contexts, root types,
+subject types, parse options — the first document is parsed both ways and compared (canonical
+N-Quads); the split is used for that shape only if they were equal. The few ways the data itself
+could make them differ, which no per-shape check can see, are excluded outright: a document with
+an ``@context`` anywhere but its root (an embedded context on the path would change the
+achievement's active context), with explicit blank node labels (``_:x`` in two parts names one
+node in the whole document, two in the split) or whose achievement id is not an absolute
+``scheme://`` IRI (see ``_ABSOLUTE``) is parsed whole, as is anything not shaped like an Open Badge.
 
 Untrusted documents (verification) reach the memo before their signatures are checked, so what it
 keeps is bounded by size, not by trust: at most ``MEMO_SIZE`` achievements of at most
@@ -91,7 +91,7 @@ class NodeMemo:
             if node_quads is not None:
                 self._quads.move_to_end(key)
         fresh = node_quads is None
-        if node_quads is None:
+        if node_quads is None:  # (not `if fresh`: the type checker narrows on this test)
             node_quads = parse(node)
         quads = parse(rest) + node_quads
         if verdict is None:  # a new shape: the split must give exactly what the whole document gives
