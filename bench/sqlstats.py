@@ -26,11 +26,20 @@ _stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
 _queries: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # task -> statement -> calls
 
 
+_shown: dict[str, str] = {}  # statement text -> its first 120 characters, whitespace collapsed (computed once)
+
+
 def _count(key: str, query: object, began: float) -> None:
     s = _stats[key]
     s[0] += 1
     s[1] += time.perf_counter() - began
-    _queries[key][" ".join(str(query).split())[:120]] += 1
+    text = str(query)
+    shown = _shown.get(text)
+    if shown is None:
+        shown = " ".join(text.split())[:120]
+        if len(_shown) < 4096:  # bounded, should some statement's text ever vary
+            _shown[text] = shown
+    _queries[key][shown] += 1
 
 
 def _key() -> str:
