@@ -5,15 +5,18 @@ documents whose data could make it differ, and a changed achievement is a differ
 from __future__ import annotations
 
 import copy
+import random
 from typing import Any
 
 import pytest
 
 from tessera_credential.documents import build_ob3_credential
-from tessera_credential.proofs import DEFAULT_LOADER
-from tessera_credential.proofs.canon_oxigraph import _parse_whole, canonical_nquads
+from tessera_credential.proofs import DEFAULT_LOADER, CanonicalizationTooComplexError, check_signable
+from tessera_credential.proofs.canon_oxigraph import _parse_whole, blank_node_quads, canonical_nquads
+from tessera_credential.proofs.canonical import _without_root_proofs
+from tessera_credential.proofs.complexity import check_grouped_blank_nodes, first_degree_signatures
 from tessera_credential.proofs.guard import RELATIVE_BASE, add_sentinel_vocab
-from tessera_credential.proofs.node_memo import NodeMemo, _split
+from tessera_credential.proofs.node_memo import NodeMemo, SplitQuads, _split
 from tests.credential.unit.credential_document_testdata import definition, issuance, signed_credential, verify
 
 pytestmark = pytest.mark.unit
@@ -58,7 +61,7 @@ def test_the_split_parse_gives_exactly_the_rdf_of_the_whole_document(document, o
     memo = NodeMemo()
     first, again = canonical(memo, document, options), canonical(memo, document, options)
     assert first == again == whole(document, options)
-    assert next(iter(memo._verdicts.values())) is True and len(memo._quads) == 1
+    assert next(iter(memo._verdicts.values())) is True and len(memo._nodes) == 1
 
 
 def test_the_achievement_is_parsed_once_for_every_credential_of_the_version() -> None:
@@ -76,7 +79,7 @@ def test_a_changed_achievement_is_not_taken_from_the_memo_and_the_signature_then
     monkeypatch.setattr("tessera_credential.proofs.canon_oxigraph.NODE_MEMO", memo)
     signed = signed_credential()
     assert verify(signed)["verdict"] == "valid"
-    assert len(memo._quads) == 1  # the memo now holds this achievement
+    assert len(memo._nodes) == 1  # the memo now holds this achievement
     tampered = copy.deepcopy(signed)
     tampered["credentialSubject"]["achievement"]["criteria"]["narrative"] += " (or less)"
     report = verify(tampered)
@@ -108,7 +111,7 @@ def test_a_shape_whose_split_differs_is_parsed_whole_from_its_first_document_on(
     document["type"] = ["OpenBadgeCredential"]
     memo = NodeMemo()
     assert canonical(memo, document) == whole(document)
-    assert list(memo._verdicts.values()) == [False] and not memo._quads
+    assert list(memo._verdicts.values()) == [False] and not memo._nodes
     parse = Counting(STRICT)
     memo.parse(document, STRICT, parse, canonical_nquads)
     assert parse.documents == 1  # the whole document, nothing else
@@ -178,7 +181,7 @@ def test_a_document_that_cannot_be_compared_decides_nothing_about_its_shape() ->
 
     parse = Counting(STRICT)
     assert canonical_nquads(memo.parse(document, STRICT, parse, refuse)) == whole(document)
-    assert not memo._verdicts and not memo._quads  # the next document of the shape is checked again
+    assert not memo._verdicts and not memo._nodes  # the next document of the shape is checked again
 
 
 def test_an_achievement_too_large_to_keep_is_parsed_for_each_credential(monkeypatch) -> None:
@@ -187,7 +190,7 @@ def test_an_achievement_too_large_to_keep_is_parsed_for_each_credential(monkeypa
     for n in (1, 2):
         document = build_ob3_credential(issuance(serial=n))
         assert canonical(memo, document) == whole(document)
-    assert not memo._quads and list(memo._verdicts.values()) == [True]
+    assert not memo._nodes and list(memo._verdicts.values()) == [True]
 
 
 def test_the_memo_keeps_a_bounded_number_of_achievements() -> None:
@@ -195,4 +198,105 @@ def test_the_memo_keeps_a_bounded_number_of_achievements() -> None:
     for n in range(4):
         document = build_ob3_credential(issuance(definition=definition(True, title={"en": f"Data literacy {n}"})))
         assert canonical(memo, document) == whole(document)
-    assert len(memo._quads) == 2
+    assert len(memo._nodes) == 2
+
+
+# ---------------------------------------------------------------- what is derived from a memoised achievement
+
+
+def _with_undefined_terms(serial: int) -> dict[str, Any]:
+    document = build_ob3_credential(issuance(serial=serial))
+    document["madeUpRootTerm"] = "lost"
+    document["credentialSubject"]["achievement"]["madeUpAchievementTerm"] = "lost too"
+    document["credentialSubject"]["achievement"]["criteria"]["madeUpCriteriaTerm"] = {"nested": "x"}
+    return document
+
+
+def test_the_guard_reports_the_same_problems_from_a_memoised_achievement(monkeypatch) -> None:
+    memo = NodeMemo()
+    monkeypatch.setattr("tessera_credential.proofs.canon_oxigraph.NODE_MEMO", memo)
+    reports = [check_signable(_with_undefined_terms(serial)) for serial in (1, 2, 3)]
+    assert len(memo._nodes) == 1  # the second and third took the achievement's terms from the memo
+    assert reports[0] == reports[1] == reports[2]  # the same problems, in the same order
+    # as the whole document's parse finds them (no split below MIN_NODE_BYTES), and the reference engine
+    monkeypatch.setattr("tessera_credential.proofs.node_memo.MIN_NODE_BYTES", 10**9)
+    for reference in (
+        check_signable(_with_undefined_terms(1)),
+        check_signable(_with_undefined_terms(1), engine="pyld"),
+    ):
+        assert set(reference.problems) == set(reports[0].problems)
+        assert set(reference.undefined_terms) == {
+            "madeUpRootTerm",
+            "madeUpAchievementTerm",
+            "madeUpCriteriaTerm",
+            "nested",
+        }
+    assert reports[0].undefined_terms[0] == "madeUpRootTerm"  # the document's own part first, then the achievement's
+
+
+def _rubric_levels(levels: int) -> dict[str, Any]:
+    """A credential whose achievement holds two identical result descriptions, each with ``levels``
+    identical anonymous rubric levels: RDFC-1.0 permutes them, (levels!)**2 ways in the estimate."""
+    document = build_ob3_credential(issuance())
+    level = {"type": ["RubricCriterionLevel"], "name": "Pass", "level": "1"}
+    description = {"type": ["ResultDescription"], "name": "Grade", "resultType": "RubricCriterionLevel",
+                   "rubricCriterionLevel": [dict(level) for _ in range(levels)]}  # fmt: skip
+    document["credentialSubject"]["achievement"]["resultDescription"] = [dict(description) for _ in range(2)]
+    return document
+
+
+@pytest.mark.parametrize("cap", [1, 5, 35, 36, 37, 100_000])
+def test_the_complexity_cap_decides_alike_from_a_memoised_achievement(cap: int) -> None:
+    memo = NodeMemo()
+    document = _rubric_levels(3)
+    decisions = []
+    for quads in (
+        _parse_whole(document, *STRICT),
+        memo.parse(document, STRICT, Counting(STRICT), canonical_nquads),  # the shape's check
+        memo.parse(document, STRICT, Counting(STRICT), canonical_nquads),  # from the memo
+    ):
+        try:
+            decisions.append(canonical_nquads(quads, cap))
+        except CanonicalizationTooComplexError:
+            decisions.append(None)
+    assert isinstance(quads, SplitQuads)
+    assert decisions[0] == decisions[1] == decisions[2]
+    assert (decisions[0] is None) == (cap < 36)
+
+
+def test_signatures_known_for_a_disjoint_part_change_no_complexity_decision() -> None:
+    # two parts parsed apart share no blank node, and may hold nodes of equal signatures across them
+    rng = random.Random(7)
+    for _ in range(60):
+        parts = [_parse_whole(_random_blank_graph(rng), *STRICT) for _ in range(2)]
+        grouped = [blank_node_quads(part) for part in parts]
+        merged = {**grouped[0], **grouped[1]}
+        known = first_degree_signatures(grouped[1])
+        for cap in (1, 2, 6, 24, 120, 1000):
+            decisions = []
+            for signatures in (None, known):
+                try:
+                    check_grouped_blank_nodes(merged, cap, signatures)
+                    decisions.append(True)
+                except CanonicalizationTooComplexError:
+                    decisions.append(False)
+            assert decisions[0] == decisions[1]
+
+
+def _random_blank_graph(rng: random.Random) -> dict[str, Any]:
+    size = rng.randint(2, 6)
+    vocab = {"@vocab": "https://example.org/vocab#"}
+    return {"@context": vocab, "@graph": [
+        {"@id": f"_:b{i}", rng.choice("pq"): [{"@id": f"_:b{j}"} for j in range(size) if rng.random() < 0.5]
+         + ([rng.choice(["x", "y"])] if rng.random() < 0.5 else [])}
+        for i in range(size)
+    ]}  # fmt: skip
+
+
+def test_verification_keeps_the_split_without_the_proofs() -> None:
+    memo_quads = NodeMemo().parse(signed_credential(), STRICT, Counting(STRICT), canonical_nquads)
+    assert isinstance(memo_quads, SplitQuads)
+    kept = _without_root_proofs(memo_quads, len(signed_credential()["proof"]))
+    assert isinstance(kept, SplitQuads) and kept.node is memo_quads.node
+    unsigned = {k: v for k, v in signed_credential().items() if k != "proof"}
+    assert canonical_nquads(kept) == whole(unsigned)

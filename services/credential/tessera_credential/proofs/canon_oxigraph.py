@@ -16,12 +16,12 @@ from typing import Any
 import orjson
 import pyoxigraph as ox
 
-from .complexity import DEFAULT_MAX_PERMUTATIONS, check_grouped_blank_nodes
+from .complexity import DEFAULT_MAX_PERMUTATIONS, Signature, check_grouped_blank_nodes, first_degree_signatures
 from .context_pruning import inline_pruned_contexts
 from .contexts import DEFAULT_LOADER, ContextLoader
 from .errors import CanonicalizationError
 from .jsonld_document import inline_contexts
-from .node_memo import NodeMemo
+from .node_memo import NodeMemo, memo_node
 
 NODE_MEMO = NodeMemo()
 
@@ -75,7 +75,12 @@ def _parse_whole(
 def canonical_nquads(quads: Iterable[ox.Quad], max_permutations: int = DEFAULT_MAX_PERMUTATIONS) -> str:
     """Canonical N-Quads (RDFC-1.0, c14n blank node labels, code-point sorted lines)."""
     quads = quads if isinstance(quads, list) else list(quads)
-    check_grouped_blank_nodes(blank_node_quads(quads), max_permutations)
+    own, node = memo_node(quads)
+    if node is None:
+        check_grouped_blank_nodes(blank_node_quads(quads), max_permutations)
+    else:  # a memoised achievement's blank nodes are grouped and signed once per process
+        node_grouped, node_signatures = node.derived("blank nodes", _grouped_and_signed)
+        check_grouped_blank_nodes({**blank_node_quads(own), **node_grouped}, max_permutations, node_signatures)
     dataset = ox.Dataset(quads)
     dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
     text = ox.serialize(dataset, format=ox.RdfFormat.N_QUADS)
@@ -98,6 +103,11 @@ def canonicalize_oxigraph(
 ) -> str:
     """RDFC-1.0 canonical N-Quads of a JSON-LD document, via pyoxigraph."""
     return canonical_nquads(parse_jsonld(document, loader), max_permutations)
+
+
+def _grouped_and_signed(quads: list[ox.Quad]) -> tuple[dict[str, list[tuple[Any, ...]]], dict[str, Signature]]:
+    grouped = blank_node_quads(quads)
+    return grouped, first_degree_signatures(grouped)
 
 
 def blank_node_quads(quads: Iterable[ox.Quad]) -> dict[str, list[tuple[Any, ...]]]:

@@ -22,6 +22,7 @@ from .contexts import DEFAULT_LOADER, ContextLoader
 from .errors import CanonicalizationError, ProofError
 from .guard import SignabilityReport, inspect_oxigraph
 from .jsonld_document import scan_document
+from .node_memo import SplitQuads, memo_node
 
 SEC_PROOF = ox.NamedNode("https://w3id.org/security#proof")
 
@@ -115,11 +116,20 @@ def _without_root_proofs(quads: list[ox.Quad], count: int) -> list[ox.Quad] | No
             break
         removed |= nested
     link_set = set(links)  # exactly the links: any other reference to a removed graph is caught below
-    kept = [q for q in quads if q.graph_name not in removed and q not in link_set]
+    own, node = memo_node(quads)
+    if node is not None and node.derived("links or graphs", _links_or_graphs):
+        own, node = quads, None
+    # A memoised achievement in the default graph without proof links keeps all its quads, and shares
+    # no blank node with the rest: only the document's own quads need the checks, and stay split.
+    kept = [q for q in own if q.graph_name not in removed and q not in link_set]
     inside = {t for q in quads if q.graph_name in removed for t in (q.subject, q.object) if isinstance(t, ox.BlankNode)}
     if (inside | removed) & {t for q in kept for t in (q.subject, q.object, q.graph_name)}:
         return None
-    return kept
+    return SplitQuads(kept, node) if node is not None else kept
+
+
+def _links_or_graphs(quads: list[ox.Quad]) -> bool:
+    return any(q.predicate == SEC_PROOF or not isinstance(q.graph_name, ox.DefaultGraph) for q in quads)
 
 
 def jcs(value: Any) -> bytes:

@@ -24,6 +24,7 @@ Quad = tuple[str, str, str, str]  # subject, predicate, object, graph; blank nod
 DEFAULT_MAX_PERMUTATIONS = 100_000
 _POSITIONS = (0, 2, 3)
 _SELF, _OTHER = "_:a", "_:z"  # the labels of 'Hash First Degree Quads'
+Signature = frozenset[tuple[Hashable, ...]]
 
 
 def check_blank_node_complexity(quads: Iterable[Quad], max_permutations: int = DEFAULT_MAX_PERMUTATIONS) -> None:
@@ -37,7 +38,9 @@ def check_blank_node_complexity(quads: Iterable[Quad], max_permutations: int = D
 
 
 def check_grouped_blank_nodes(
-    quads_of: Mapping[str, Sequence[Sequence[Hashable]]], max_permutations: int = DEFAULT_MAX_PERMUTATIONS
+    quads_of: Mapping[str, Sequence[Sequence[Hashable]]],
+    max_permutations: int = DEFAULT_MAX_PERMUTATIONS,
+    signatures: Mapping[str, Signature] | None = None,
 ) -> None:
     """`check_blank_node_complexity` on quads already grouped by blank node: `quads_of` maps every
     blank node found in subject, object or graph position (a `str` label) to the quads (4-sequences
@@ -46,15 +49,22 @@ def check_grouped_blank_nodes(
 
     Why this form: the pyoxigraph path groups its quads without stringifying every term (the terms'
     own equality is RDF term equality, as that of their N-Quads strings is), at a third of the cost.
+
+    ``signatures``: the first-degree signatures of some of the blank nodes, already known — those
+    of a part of the dataset that shares no blank node with the rest (:func:`first_degree_signatures`
+    of that part alone gives them), e.g. a memoised achievement's (node_memo.py).
     """
     if not quads_of:
         return
-    signature = {node: _first_degree_signature(node, qs, quads_of) for node, qs in quads_of.items()}
+    signature = dict(signatures or {})
+    for node, qs in quads_of.items():
+        if node not in signature:
+            signature[node] = _first_degree_signature(node, qs, quads_of)
     class_size = Counter(signature.values())
     ambiguous = {node for node, sig in signature.items() if class_size[sig] > 1}
     work = 1
     for node in ambiguous:
-        groups: Counter[tuple[int, Hashable, frozenset[tuple[Hashable, ...]]]] = Counter()
+        groups: Counter[tuple[int, Hashable, Signature]] = Counter()
         for quad in set(map(tuple, quads_of[node])):
             for pos in _POSITIONS:
                 other = quad[pos]
@@ -69,9 +79,12 @@ def check_grouped_blank_nodes(
                 )
 
 
-def _first_degree_signature(
-    node: str, quads: Sequence[Sequence[Hashable]], blank: Mapping[str, object]
-) -> frozenset[tuple[Hashable, ...]]:
+def first_degree_signatures(quads_of: Mapping[str, Sequence[Sequence[Hashable]]]) -> dict[str, Signature]:
+    """Each blank node's first-degree signature (``quads_of`` as :func:`check_grouped_blank_nodes` takes it)."""
+    return {node: _first_degree_signature(node, qs, quads_of) for node, qs in quads_of.items()}
+
+
+def _first_degree_signature(node: str, quads: Sequence[Sequence[Hashable]], blank: Mapping[str, object]) -> Signature:
     """The quads RDFC-1.0 hashes in 'Hash First Degree Quads' (node -> _:a, other blanks -> _:z),
     as a set: equal sets, equal hashes (the sorted N-Quads RDFC-1.0 hashes are a function of it)."""
     # Blank nodes are `str` labels in both forms: other terms (pyoxigraph objects) skip the lookups.

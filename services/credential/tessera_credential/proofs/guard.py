@@ -24,6 +24,7 @@ import pyoxigraph as ox
 from .contexts import DEFAULT_LOADER, ContextLoader
 from .errors import UndefinedTermError, UnsignableDataError
 from .jsonld_document import DocumentScan, scan_document
+from .node_memo import memo_node
 
 UNDEFINED_VOCAB = "urn:undefined-term:"
 RELATIVE_BASE = "tessera-relative-iri://base/"
@@ -108,6 +109,9 @@ def scan_problems(scan: DocumentScan, allow_embedded_contexts: bool) -> list[str
     return problems
 
 
+Key = tuple[str, str]  # (IRI or language tag, its role): what the guard checks, once per document
+
+
 def inspect_oxigraph(
     document: Any, loader: ContextLoader, scan: DocumentScan, allow_embedded_contexts: bool
 ) -> tuple[SignabilityReport, list[ox.Quad]]:
@@ -118,8 +122,25 @@ def inspect_oxigraph(
     found.problems.update(dict.fromkeys(scan_problems(scan, allow_embedded_contexts)))
     quads = parse_jsonld(document, loader, context_rewrite=add_sentinel_vocab, base_iri=RELATIVE_BASE, lenient=True)
     # Each (IRI, role) and language tag is checked once: findings are idempotent and ordered by first
-    # occurrence, so repeats change nothing, and a credential repeats few IRIs hundreds of times.
-    checked: set[tuple[str, str]] = set()
+    # occurrence, so repeats change nothing, and a credential repeats few IRIs hundreds of times. A
+    # memoised achievement's distinct terms are listed once per process (node_memo.py); they come
+    # after the document's own, as its quads do.
+    own, node = memo_node(quads)
+    keys = distinct_terms(own)
+    if node is not None:
+        seen = set(keys)
+        keys += [key for key in node.derived("guard terms", distinct_terms) if key not in seen]
+    for value, role in keys:
+        if role == "@language":
+            found.language(value)
+        else:
+            found.iri(value, role)
+    return found.report(), quads
+
+
+def distinct_terms(quads: list[ox.Quad]) -> list[Key]:
+    """Every (IRI, role) and (language tag, "@language") of ``quads``, in order of first occurrence."""
+    checked: dict[Key, None] = {}
     for quad in quads:
         object_role = "type" if quad.predicate.value == _RDF_TYPE else "node"
         for term, role in ((quad.subject, "node"), (quad.object, object_role), (quad.graph_name, "node")):
@@ -127,19 +148,13 @@ def inspect_oxigraph(
                 key = (term.value, role)
             elif isinstance(term, ox.Literal):
                 key = (term.datatype.value, "datatype")
-                if term.language and (term.language, "@language") not in checked:
-                    checked.add((term.language, "@language"))
-                    found.language(term.language)
+                if term.language:
+                    checked.setdefault((term.language, "@language"), None)
             else:
                 continue
-            if key not in checked:
-                checked.add(key)
-                found.iri(*key)
-        key = (quad.predicate.value, "property")
-        if key not in checked:
-            checked.add(key)
-            found.iri(*key)
-    return found.report(), quads
+            checked.setdefault(key, None)
+        checked.setdefault((quad.predicate.value, "property"), None)
+    return list(checked)
 
 
 def check_signable(

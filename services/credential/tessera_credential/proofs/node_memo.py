@@ -23,6 +23,12 @@ achievement's active context), with explicit blank node labels (``_:x`` in two p
 node in the whole document, two in the split) or whose achievement id is not an absolute
 ``scheme://`` IRI (see ``_ABSOLUTE``) is parsed whole, as is anything not shaped like an Open Badge.
 
+What is worked out from an achievement's quads alone is kept with them too (:class:`MemoNode`): the
+guard's distinct terms (guard.py) and the blank-node grouping and first-degree signatures of the
+complexity estimate (complexity.py). The parse returns :class:`SplitQuads`, the document's own
+quads first and then the achievement's, so that those steps go over the document's own quads and
+take the achievement's part from the memo.
+
 Untrusted documents (verification) reach the memo before their signatures are checked, so what it
 keeps is bounded by size, not by trust: at most ``MEMO_SIZE`` achievements of at most
 ``MAX_NODE_QUADS`` quads and ``MAX_NODE_TEXT`` characters each (a few MB in all), and
@@ -35,7 +41,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pyoxigraph as ox
@@ -59,6 +65,52 @@ MAX_SHAPES = 32  # shapes remembered per process, least recently used first out:
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 Parse = Callable[[Any], list[ox.Quad]]
+T = TypeVar("T")
+
+
+class MemoNode:
+    """A memoised achievement: its quads and what later steps derive from them alone (computed once,
+    on first use; a race computes the same value twice, harmlessly)."""
+
+    __slots__ = ("_derived", "quads")
+
+    def __init__(self, quads: list[ox.Quad]) -> None:
+        self.quads = quads
+        self._derived: dict[str, Any] = {}
+
+    def derived(self, name: str, compute: Callable[[list[ox.Quad]], T]) -> T:
+        """``compute(self.quads)``, once per ``name`` (each caller names its own derivation)."""
+        try:
+            value: T = self._derived[name]
+        except KeyError:
+            value = self._derived[name] = compute(self.quads)
+        return value
+
+
+class SplitQuads(list[ox.Quad]):
+    """A document's quads as the memo gives them: the first ``own_count`` are the document's own (its
+    achievement a reference), the rest are ``node.quads``, the memoised achievement's. As a list,
+    exactly the quads of the whole document (the per-shape check proves it); the two parts share
+    no blank node (each parse labels its blank nodes afresh)."""
+
+    __slots__ = ("node", "own_count")
+
+    def __init__(self, own: list[ox.Quad], node: MemoNode) -> None:
+        super().__init__(own)
+        self.extend(node.quads)
+        self.node = node
+        self.own_count = len(own)
+
+    def own(self) -> list[ox.Quad]:
+        return self[: self.own_count]
+
+
+def memo_node(quads: list[ox.Quad]) -> tuple[list[ox.Quad], MemoNode | None]:
+    """(the quads of the document's own part, its memoised achievement) — (all quads, None) for a
+    document parsed whole."""
+    if isinstance(quads, SplitQuads):
+        return quads.own(), quads.node
+    return quads, None
 
 
 class NodeMemo:
@@ -66,7 +118,7 @@ class NodeMemo:
 
     def __init__(self, size: int = MEMO_SIZE) -> None:
         self.size = size
-        self._quads: OrderedDict[tuple[Any, ...], list[ox.Quad]] = OrderedDict()
+        self._nodes: OrderedDict[tuple[Any, ...], MemoNode] = OrderedDict()
         self._verdicts: OrderedDict[tuple[Any, ...], bool] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -87,13 +139,12 @@ class NodeMemo:
             return parse(document)
         key = (node_bytes, shape)
         with self._lock:
-            node_quads = self._quads.get(key)
-            if node_quads is not None:
-                self._quads.move_to_end(key)
-        fresh = node_quads is None
-        if node_quads is None:  # (not `if fresh`: the type checker narrows on this test)
-            node_quads = parse(node)
-        quads = parse(rest) + node_quads
+            kept = self._nodes.get(key)
+            if kept is not None:
+                self._nodes.move_to_end(key)
+        memoised = kept if kept is not None else MemoNode(parse(node))
+        node_quads = memoised.quads
+        quads = SplitQuads(parse(rest), memoised)
         if verdict is None:  # a new shape: the split must give exactly what the whole document gives
             whole = parse(document)
             try:
@@ -107,12 +158,12 @@ class NodeMemo:
             if not same:
                 log.info("achievements of this shape are parsed with their credentials", shape=str(shape)[:300])
                 return whole
-        if fresh and len(node_quads) <= MAX_NODE_QUADS and sum(len(str(q)) for q in node_quads) <= MAX_NODE_TEXT:
+        if kept is None and len(node_quads) <= MAX_NODE_QUADS and sum(len(str(q)) for q in node_quads) <= MAX_NODE_TEXT:
             with self._lock:
-                self._quads[key] = node_quads
-                self._quads.move_to_end(key)
-                while len(self._quads) > self.size:
-                    self._quads.popitem(last=False)
+                self._nodes[key] = memoised
+                self._nodes.move_to_end(key)
+                while len(self._nodes) > self.size:
+                    self._nodes.popitem(last=False)
         return quads
 
 
