@@ -3,8 +3,9 @@ enrolment aggregates from the event store."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,8 @@ from tessera_enrolment.domain.enrolment import BLOCKING, Enrolment, stream_id
 from tessera_shared.contract.base import parse_data
 from tessera_shared.kernel.aggregate import Conflict
 from tessera_shared.kernel.db import Conn
+from tessera_shared.kernel.eventstore import Append, EventStore, conflicts, insert_events_sql, insert_outbox_sql
+from tessera_shared.kernel.metrics import EVENTS_APPENDED
 
 BLOCKING_STATUSES = sorted(s.value for s in BLOCKING)
 
@@ -155,21 +158,48 @@ ON CONFLICT (enrolment_id) DO UPDATE SET
 """
 
 
-async def save(
-    conn: Conn, aggregates: Sequence[Enrolment], *, now: datetime, diplomas: dict[str, Any] | None = None
-) -> None:
-    """Write the state of these aggregates (including their pending events) in one statement.
+# The rows of :data:`_SAVE` ($1-$25), then the events and their outbox rows: one round trip.
+_SAVE_WITH_EVENTS = f"""WITH saved AS ({_SAVE}), appended AS ({insert_events_sql(26)}) SELECT 1"""
+_SAVE_WITH_PUBLISHED_EVENTS = f"""WITH saved AS ({_SAVE}), appended AS ({insert_events_sql(26)}),
+    published AS ({insert_outbox_sql(33)}) SELECT 1"""
 
-    ``diplomas`` (enrolment id -> declaration) is stored only when the row is created: the declared
-    diploma is personal data and never travels in an event.
-    """
-    if not aggregates:
-        return
+
+def save_columns(
+    aggregates: Sequence[Enrolment], *, now: datetime, diplomas: dict[str, Any] | None = None
+) -> list[list[Any]]:
+    """The parameters of :data:`_SAVE` for these aggregates, their pending events counted in their
+    version: taken before the events are (``diplomas``, enrolment id -> declaration, is stored only
+    when the row is created: the declared diploma is personal data and never travels in an event)."""
     rows = [_row(a, now) for a in aggregates]
     columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)]
     columns.append([(diplomas or {}).get(a.enrolment_id) for a in aggregates])
-    try:
+    return columns
+
+
+async def save_rows(conn: Conn, columns: list[list[Any]]) -> None:
+    """:data:`_SAVE` with :func:`save_columns`."""
+    with _one_active():
         await conn.execute(_SAVE, *columns)
+
+
+async def save_with_events(
+    conn: Conn, store: EventStore, columns: list[list[Any]], appends: Sequence[Append], versions: dict[str, int]
+) -> None:
+    """The aggregates' rows (``columns``: :func:`save_columns`) and the events of ``appends`` with
+    their outbox rows, in one statement. Every stream's current version is in ``versions`` (the
+    aggregates were loaded in this transaction); ``UNIQUE (stream_id, stream_version)`` refuses
+    the events if another command appended meanwhile, as :meth:`EventStore.append_many` does."""
+    rows = store.rows(appends, dict(versions))
+    sql, outbox = (_SAVE_WITH_PUBLISHED_EVENTS, rows.outbox_columns()) if rows.outbox_ids else (_SAVE_WITH_EVENTS, ())
+    with conflicts(appends[0].stream_id, appends[0].expected_version), _one_active():
+        await conn.execute(sql, *columns, *rows.event_columns(), *outbox)
+    EVENTS_APPENDED.labels(store.service).inc(len(rows.event_ids))
+
+
+@contextlib.contextmanager
+def _one_active() -> Iterator[None]:
+    try:
+        yield
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "enrolments_one_active":
             raise Conflict("the learner already has an active enrolment in this offering", field="learner_id") from exc

@@ -49,13 +49,16 @@ async def persist(
     diplomas: dict[str, Any] | None = None,
     batch_appends: Sequence[Append] = (),
 ) -> None:
-    """State rows, then the events (with their outbox rows), in the caller's transaction.
+    """State rows and the events (with their outbox rows), in the caller's transaction: one
+    statement when every stream's version is known, i.e. without ``batch_appends``.
 
     The aggregates were loaded (or created) in this transaction, so their streams' versions are
     known and the store need not read them; a stream appended to since is refused by the event
     store's unique version either way (:class:`ConcurrencyError`)."""
     changed = [a for a in aggregates if a.pending]
-    await enrolments_sql.save(conn, changed, now=now, diplomas=diplomas)
+    if not changed and not batch_appends:
+        return
+    columns = enrolments_sql.save_columns(changed, now=now, diplomas=diplomas)  # before the events are taken
     appends = list(batch_appends)
     loaded: dict[str, int] = {}
     for a in changed:
@@ -63,4 +66,9 @@ async def persist(
         appends.append(Append(a.stream_id, a.expected_version, events))
         loaded[a.stream_id] = a.expected_version
         a.version += len(events)
+    if changed and not batch_appends:
+        await enrolments_sql.save_with_events(conn, store, columns, appends, loaded)
+        return
+    if changed:
+        await enrolments_sql.save_rows(conn, columns)
     await store.append_many(conn, appends, versions=loaded)
