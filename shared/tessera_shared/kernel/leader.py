@@ -6,7 +6,8 @@ The outbox relay and a service's own workers (e.g. credential issuance) share th
   in order per database, and a stand-by takes over within a poll interval when the holder dies;
 * ``work_once`` runs until it reports nothing done (or :meth:`caught_up` says a round that did
   some work left nothing behind), then the loop sleeps until a NOTIFY or the poll interval;
-  ``idle`` runs on each idle round (housekeeping, metrics);
+  ``idle`` runs on each idle round (housekeeping, metrics), which then sleeps ``idle_seconds``;
+  ``stopped`` runs when an active loop stops or loses the database;
 * a failing round backs off exponentially (never a tight loop); a lost database reconnects.
 """
 
@@ -41,6 +42,13 @@ class LeaderLoop(ABC):
 
     async def idle(self) -> None:  # noqa: B027 - an optional hook, not an abstract step
         """Called on every idle round while active."""
+
+    def idle_seconds(self) -> float:
+        """How long an idle round sleeps unless woken (NOTIFY, :meth:`stop`). Default: the poll interval."""
+        return self.poll_seconds
+
+    async def stopped(self) -> None:  # noqa: B027 - an optional hook, not an abstract step
+        """Called once the loop has stopped working (on :meth:`stop`, or when it lost the database)."""
 
     def caught_up(self, done: int) -> bool:
         """Whether a round that did ``done`` units left nothing to do, so the loop may sleep without
@@ -93,12 +101,15 @@ class LeaderLoop(ABC):
                         continue
                     if self.caught_up(done):
                         await self.idle()
-                        await self._sleep(self.poll_seconds)
+                        await self._sleep(self.idle_seconds())
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning(f"{self.name} lost the database", error=repr(exc))
                 await self._pause(backoff)
                 backoff = min(backoff * 2, self.max_backoff_seconds)
             finally:
+                if self.active:
+                    with contextlib.suppress(Exception):
+                        await self.stopped()
                 self.active = False
                 with contextlib.suppress(Exception):
                     await listener.close()

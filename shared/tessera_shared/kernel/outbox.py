@@ -3,6 +3,11 @@
 * Publishes with JetStream acknowledgement and ``Nats-Msg-Id = event id`` (a retry after a lost
   ack is dropped by the stream's duplicate window; consumers' inboxes catch anything older).
 * Marks rows published only after their ack; the first failure stops the batch so order holds.
+* Marks them with its next read of the pending rows, in one statement (:data:`_MARK_AND_READ`),
+  or after :data:`MARK_DELAY` without new rows, on stop, and at once after a failure: under a
+  trickle of events each event cost a read and a mark, now one statement. An acked row not yet
+  marked when the process dies is published again by the next relay: JetStream's duplicate
+  window drops it (``Nats-Msg-Id``), the consumers' inboxes anything older — as for a lost ack.
 * Pipelines a batch (``publish_async`` writes in order, acks are awaited together).
 * Wakes on ``LISTEN tessera_outbox`` with a polling fallback.
 * One active relay per service database: the relay holding a session advisory lock publishes, the
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -27,6 +33,14 @@ from tessera_shared.kernel.metrics import EVENTS_PUBLISHED, RELAY_LAG, RELAY_LAG
 log = structlog.get_logger(__name__)
 
 _RELAY_LOCK = 0x0B7B0C5  # session advisory lock: one active relay per database
+MARK_DELAY = 0.05  # seconds an acked batch waits for the next read to be marked with it
+_READ = "SELECT id, event_id, event_type, body FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1"
+# The statement's snapshot precedes its update: the rows it marks are still pending to its read,
+# which leaves them out by id.
+_MARK_AND_READ = """WITH marked AS (UPDATE outbox SET published_at = $3 WHERE id = ANY($2) RETURNING id)
+    SELECT id, event_id, event_type, body FROM outbox
+    WHERE published_at IS NULL AND NOT (id = ANY($2)) ORDER BY id LIMIT $1"""
+_MARK = "UPDATE outbox SET published_at = $2 WHERE id = ANY($1)"
 
 
 class OutboxRelay(LeaderLoop):
@@ -54,14 +68,18 @@ class OutboxRelay(LeaderLoop):
         self.batch_size = batch_size
         self.publish_timeout = publish_timeout
         self._lag_measured_at = -float("inf")
+        self._unmarked: list[int] = []  # acked, to be marked published with the next read
+        self._acked_at = datetime.now(UTC)
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; returns how many were acknowledged."""
+        """Publish one batch of pending rows; returns how many were acknowledged (marked published
+        with the next read, :meth:`flush` or a failure)."""
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT id, event_id, event_type, body FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
-                self.batch_size,
-            )
+            if self._unmarked:
+                rows = await conn.fetch(_MARK_AND_READ, self.batch_size, self._unmarked, self._acked_at)
+                self._unmarked = []
+            else:
+                rows = await conn.fetch(_READ, self.batch_size)
         if not rows:
             return 0
         acked: list[int] = []
@@ -93,24 +111,32 @@ class OutboxRelay(LeaderLoop):
                 acked.append(r["id"])
             for fut in futures:
                 fut.cancel()
-        async with self.pool.acquire() as conn:
-            if acked:
-                await conn.execute("UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1)", acked)
-            if error is not None:
-                failed = rows[len(acked)]["id"]
-                await conn.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", failed, repr(error)
-                )
+        self._unmarked, self._acked_at = acked, datetime.now(UTC)
         EVENTS_PUBLISHED.labels(self.service).inc(len(acked))
         if error is not None:
+            await self.flush()
+            async with self.pool.acquire() as conn:
+                await conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+                    rows[len(acked)]["id"],
+                    repr(error),
+                )
             raise RelayError(len(acked)) from error
         return len(acked)
 
+    async def flush(self) -> None:
+        """Mark the acked rows not marked yet."""
+        if self._unmarked:
+            async with self.pool.acquire() as conn:
+                await conn.execute(_MARK, self._unmarked, self._acked_at)
+            self._unmarked = []
+
     async def drain(self) -> int:
-        """Publish until nothing is pending (used by tests and the CLI)."""
+        """Publish until nothing is pending, everything marked (used by tests and the CLI)."""
         total = 0
         while n := await self.publish_pending():
             total += n
+        await self.flush()
         return total
 
     async def lag(self) -> tuple[int, float]:
@@ -132,6 +158,13 @@ class OutboxRelay(LeaderLoop):
         # A partial batch was all that was pending: under a trickle of events the next SELECT would
         # find nothing, and each later commit NOTIFYs the relay (a statement trigger on the outbox).
         return done < self.batch_size
+
+    def idle_seconds(self) -> float:
+        # An acked batch is marked by the next round: soon, if no new row wakes the relay first.
+        return MARK_DELAY if self._unmarked else self.poll_seconds
+
+    async def stopped(self) -> None:
+        await self.flush()
 
     async def idle(self) -> None:
         # An idle round follows every published batch under a trickle: the lag gauges (a scan of

@@ -151,13 +151,81 @@ async def test_a_partial_batch_ends_the_round_and_a_later_commit_wakes_the_relay
     task = asyncio.create_task(relay.run())
     await until_published()
     await asyncio.sleep(0.3)
-    assert relay.reads == 3  # the partial third batch ended the round: no fourth, empty read
+    # the partial third batch ended the round; the one read after it (MARK_DELAY later, as nothing
+    # new came) only marked that batch published: no empty read to find out there was nothing left
+    assert relay.reads == 4
     async with pool.acquire() as conn:
         await store.append(conn, "late", 0, [ThingHappened(thing_id="late", n=99)])
     await until_published()  # woken by the outbox's NOTIFY, not the 60 s poll
     await asyncio.sleep(0.3)
-    assert relay.reads == 4
+    assert relay.reads == 6
     relay.stop()
     await task
     assert len({m[0] for m in await _published(js, namespace)}) == 13
+    await nc.close()
+
+
+async def test_under_a_trickle_each_event_costs_one_statement_and_is_marked_when_acked(
+    pool, database_url, servers, namespace
+):
+    nc, js = await _jetstream(servers.nats_url, namespace)
+    store = EventStore(pool, source="/tessera/test")
+    relay = _CountingRelay(pool, js, dsn=database_url, service="test", namespace=namespace, poll_seconds=60)
+    task = asyncio.create_task(relay.run())
+    await asyncio.sleep(0.3)
+    started = relay.reads  # its first, empty read
+    for i in range(10):  # one event at a time, each woken by NOTIFY, closer together than MARK_DELAY
+        async with pool.acquire() as conn:
+            await store.append(conn, f"t{i}", 0, [ThingHappened(thing_id=f"t{i}", n=i)])
+        for _ in range(100):
+            if relay.reads - started > i:
+                break
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.01)
+    for _ in range(100):
+        if not await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+            break
+        await asyncio.sleep(0.05)
+    relay.stop()
+    await task
+    # each read marked the event before it: ten events, eleven statements (not twenty)
+    assert relay.reads - started == 11
+    rows = await pool.fetch("SELECT created_at, published_at FROM outbox")
+    assert len(rows) == 10 and all(r["created_at"] <= r["published_at"] for r in rows)
+    assert len(await _published(js, namespace)) == 10
+    await nc.close()
+
+
+async def test_a_relay_that_stops_marks_what_was_acked(pool, database_url, servers, namespace):
+    nc, js = await _jetstream(servers.nats_url, namespace)
+    store = EventStore(pool, source="/tessera/test")
+    async with pool.acquire() as conn:
+        await store.append(conn, "s", 0, [ThingHappened(thing_id="s", n=1)])
+    relay = OutboxRelay(pool, js, dsn=database_url, service="test", namespace=namespace, poll_seconds=60)
+    task = asyncio.create_task(relay.run())
+    for _ in range(100):
+        if relay._unmarked:
+            break
+        await asyncio.sleep(0.005)
+    relay.stop()  # before MARK_DELAY has passed
+    await task
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    await nc.close()
+
+
+async def test_acked_rows_a_dead_relay_did_not_mark_are_published_again_and_dropped_as_duplicates(
+    pool, database_url, servers, namespace
+):
+    nc, js = await _jetstream(servers.nats_url, namespace)
+    store = EventStore(pool, source="/tessera/test")
+    async with pool.acquire() as conn:
+        for i in range(3):
+            await store.append(conn, f"d{i}", 0, [ThingHappened(thing_id=f"d{i}", n=i)])
+    dead = OutboxRelay(pool, js, dsn=database_url, service="test", namespace=namespace)
+    assert await dead.publish_pending() == 3  # acked, not marked: the process dies here
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 3
+    successor = OutboxRelay(pool, js, dsn=database_url, service="test", namespace=namespace)
+    assert await successor.drain() == 3  # published again ...
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    assert len(await _published(js, namespace)) == 3  # ... and dropped by the stream's duplicate window
     await nc.close()
