@@ -269,3 +269,43 @@ async def test_replay_into_an_empty_read_model_gives_the_same_awards(servers, na
         for award_id, (supersedes, event_id) in (await lineage(replay)).items():
             if supersedes == live_lineage[award_id][0]:
                 assert event_id == live_lineage[award_id][1]
+
+
+async def test_the_one_statement_award_write_refuses_as_its_parts_did(servers, namespace, tokens):
+    # engine._Writes.flush writes a round's new awards, requests, events and evaluations in one
+    # statement (awards.record_awards): a second active award of a version is the database's
+    # UniqueViolationError, a taken award event the event store's DuplicateEvent; nothing stays
+    from tessera_credential.adapters.awards import Request, record_awards
+    from tessera_credential.application.engine import _awarded_event, award_stream
+    from tessera_credential.domain.decision import NewAward
+    from tessera_shared.contract.credential import GradeSummary
+    from tessera_shared.contract.criteria import Explanation
+    from tessera_shared.kernel.eventstore import Append, DuplicateEvent
+
+    def award(offering_id: str) -> tuple[NewAward, str, str]:
+        new = NewAward(
+            str(uuid4()), "olga", "mc-data", 1, offering_id, None, datetime(2026, 1, 5, tzinfo=UTC),
+            Explanation(criterion="all_of", path="", met=True, summary="met"), GradeSummary(ects_earned="10"),
+        )  # fmt: skip
+        return new, str(uuid4()), "cause-1"
+
+    def parts(*rows: tuple[NewAward, str, str]) -> tuple[list, list, list]:
+        requests = [Request("micro_credential", "issue", a.award_id, e) for a, e, _ in rows]
+        appends = [Append(award_stream(a.award_id), 0, [_awarded_event(a)], [e]) for a, e, _ in rows]
+        return list(rows), requests, appends
+
+    async with credential_service(servers, namespace, tokens, run_background=False) as svc:
+        pool, store = svc.runtime.pool, svc.runtime.store
+        first = award("off-1")
+        async with pool.acquire() as conn, conn.transaction():
+            await record_awards(conn, store, *parts(first), [])
+        for refused, error in (
+            (award("off-2"), asyncpg.UniqueViolationError),  # another offering of the same version
+            ((award("off-1")[0], first[1], "cause-2"), DuplicateEvent),  # the first award's event id
+        ):
+            with pytest.raises(error):
+                async with pool.acquire() as conn, conn.transaction():
+                    await record_awards(conn, store, *parts(refused), [])
+        assert [r["offering_id"] for r in await rows(svc, "SELECT offering_id FROM awards")] == ["off-1"]
+        assert len(await rows(svc, "SELECT 1 FROM issuance_queue")) == 1
+        assert len(await rows(svc, "SELECT 1 FROM events")) == len(await rows(svc, "SELECT 1 FROM outbox")) == 1

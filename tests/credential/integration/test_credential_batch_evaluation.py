@@ -135,10 +135,12 @@ async def test_a_failing_evaluation_rolls_back_the_batchs_facts_with_it(servers,
     async with credential_service(servers, namespace, tokens) as svc:
         await two_editions(servers, namespace, svc, ["eve"])
 
-        async def broken(conn, evaluations):
+        async def broken(conn, *writes):
             raise RuntimeError("evaluation store down")
 
+        # the evaluations' write, alone or (a round that awards) with the awards in one statement
         monkeypatch.setattr(awards_sql, "save_evaluations", broken)
+        monkeypatch.setattr(awards_sql, "record_awards", broken)
         with pytest.raises(RuntimeError, match="evaluation store down"):
             await run_batch(svc, a.passes("eve", "off-a"))
         # nothing of the batch remains: neither the facts nor an award (the kernel then redoes it)

@@ -25,7 +25,7 @@ def jobs_of(*definitions) -> list[SignJob]:
 
 def test_a_pickled_job_is_the_same_job(monkeypatch) -> None:
     monkeypatch.setattr(processes, "_received", OrderedDict())
-    jobs = jobs_of(definition(True)) + [SignJob(issuance(joint=False, serial=4), "ugent.be", ())]
+    jobs = [*jobs_of(definition(True)), SignJob(issuance(joint=False, serial=4), "ugent.be", ())]
     assert pickle.loads(pickle.dumps(jobs)) == jobs
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 from tessera_credential.domain.decision import ActiveAward, NewAward, Outcome
 from tessera_credential.domain.pathways import ActivePathwayAward, HeldAward, PathwayGrant, PathwayVersion
 from tessera_shared.contract.catalogue import PathwayDefinition
@@ -19,6 +21,8 @@ from tessera_shared.contract.credential import GradeSummary
 from tessera_shared.contract.criteria import Explanation
 from tessera_shared.contract.values import ContractModel
 from tessera_shared.kernel.db import Conn
+from tessera_shared.kernel.eventstore import Append, EventStore, conflicts, insert_events_sql, insert_outbox_sql
+from tessera_shared.kernel.metrics import EVENTS_APPENDED
 
 
 class StaleAward(RuntimeError):
@@ -68,23 +72,24 @@ async def insert_awards(conn: Conn, rows: Sequence[tuple[NewAward, str, str]]) -
                                enrolment_id, status, awarded_at, explanation, grade_summary, supersedes,
                                awarded_event_id, caused_by)
            VALUES ($1::uuid, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10::uuid, $11::uuid, $12)""",
-        [
-            (
-                award.award_id,
-                award.learner_id,
-                award.micro_credential_id,
-                award.micro_credential_version,
-                award.offering_id,
-                award.enrolment_id,
-                award.awarded_at,
-                _json(award.explanation),
-                _json(award.grade_summary),
-                award.supersedes,
-                awarded_event_id,
-                caused_by,
-            )
-            for award, awarded_event_id, caused_by in rows
-        ],
+        [_award_row(award, awarded_event_id, caused_by) for award, awarded_event_id, caused_by in rows],
+    )
+
+
+def _award_row(award: NewAward, awarded_event_id: str, caused_by: str) -> tuple[Any, ...]:
+    return (
+        award.award_id,
+        award.learner_id,
+        award.micro_credential_id,
+        award.micro_credential_version,
+        award.offering_id,
+        award.enrolment_id,
+        award.awarded_at,
+        _json(award.explanation),
+        _json(award.grade_summary),
+        award.supersedes,
+        awarded_event_id,
+        caused_by,
     )
 
 
@@ -117,19 +122,21 @@ class Evaluation:
     cause_at: datetime
 
 
-async def save_evaluations(conn: Conn, evaluations: Sequence[Evaluation]) -> None:
-    if not evaluations:
-        return
-    # one row per learner x offering, the last evaluation winning (an UPDATE ... FROM applies only one)
-    evaluations = list({(e.learner_id, e.offering_id): e for e in evaluations}.values())
-    await conn.execute(
-        """UPDATE award_learner_offerings o
+def _save_evaluations_sql(first: int) -> str:
+    p = [f"${first + i}" for i in range(8)]
+    return f"""UPDATE award_learner_offerings o
            SET outcome = u.outcome, met = u.met, explanation = u.explanation, award_id = u.award_id::uuid,
                evaluated_by = u.evaluated_by, evaluated_at = u.evaluated_at
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::jsonb[], $6::text[], $7::text[],
-                       $8::timestamptz[]) AS u(learner_id, offering_id, outcome, met, explanation, award_id,
-                                               evaluated_by, evaluated_at)
-           WHERE o.learner_id = u.learner_id AND o.offering_id = u.offering_id""",
+           FROM unnest({p[0]}::text[], {p[1]}::text[], {p[2]}::text[], {p[3]}::bool[], {p[4]}::jsonb[],
+                       {p[5]}::text[], {p[6]}::text[], {p[7]}::timestamptz[])
+                AS u(learner_id, offering_id, outcome, met, explanation, award_id, evaluated_by, evaluated_at)
+           WHERE o.learner_id = u.learner_id AND o.offering_id = u.offering_id"""
+
+
+def _evaluation_columns(evaluations: Sequence[Evaluation]) -> tuple[list[Any], ...]:
+    # one row per learner x offering, the last evaluation winning (an UPDATE ... FROM applies only one)
+    evaluations = list({(e.learner_id, e.offering_id): e for e in evaluations}.values())
+    return (
         [e.learner_id for e in evaluations],
         [e.offering_id for e in evaluations],
         [e.outcome.value for e in evaluations],
@@ -139,6 +146,76 @@ async def save_evaluations(conn: Conn, evaluations: Sequence[Evaluation]) -> Non
         [e.cause_id for e in evaluations],
         [e.cause_at for e in evaluations],
     )
+
+
+async def save_evaluations(conn: Conn, evaluations: Sequence[Evaluation]) -> None:
+    if evaluations:
+        await conn.execute(_save_evaluations_sql(1), *_evaluation_columns(evaluations))
+
+
+# A round's new awards, their issuance requests, their events (with outbox rows) and the round's
+# evaluations: one statement (data-modifying CTEs all run, to completion, on one snapshot). Only
+# for rounds that end no award: an ending must leave the one-active index before its successor
+# enters it, which two CTEs of one statement do not order (_Writes.flush, application/engine.py).
+_RECORD_AWARDS = f"""
+    WITH new_awards AS (
+        INSERT INTO awards (award_id, learner_id, micro_credential_id, micro_credential_version, offering_id,
+                            enrolment_id, status, awarded_at, explanation, grade_summary, supersedes,
+                            awarded_event_id, caused_by)
+        SELECT a, l, m, v, o, e, 'active', t, x, g, s, ev, c
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::timestamptz[],
+                    $8::jsonb[], $9::jsonb[], $10::uuid[], $11::uuid[], $12::text[])
+             AS u(a, l, m, v, o, e, t, x, g, s, ev, c)
+        RETURNING 1
+    ), queued AS (
+        INSERT INTO issuance_queue (award_kind, action, award_id, event_id)
+        SELECT * FROM unnest($13::text[], $14::text[], $15::uuid[], $16::uuid[])
+        ON CONFLICT (event_id) DO NOTHING
+        RETURNING 1
+    ), evaluated AS ({_save_evaluations_sql(17)}
+        RETURNING 1
+    ), appended AS ({insert_events_sql(25)}
+        RETURNING 1
+    ), published AS ({insert_outbox_sql(32)}
+        RETURNING 1
+    )
+    SELECT count(*) FROM appended"""
+
+
+async def record_awards(
+    conn: Conn,
+    store: EventStore,
+    rows: Sequence[tuple[NewAward, str, str]],
+    requests: Sequence[Request],
+    appends: Sequence[Append],
+    evaluations: Sequence[Evaluation],
+) -> None:
+    """:func:`insert_awards`, :func:`enqueue`, ``store.append_many`` and :func:`save_evaluations` in
+    one statement, for awards whose streams are new (every append expects version 0: the award
+    ids are fresh). A unique violation of the event store is what ``append_many`` raises for it
+    (``DuplicateEvent``, ``ConcurrencyError``); any other, e.g. a second active award of one
+    version (``awards_one_active``), is raised as it is, as :func:`insert_awards` raises it."""
+    assert all(a.expected_version == 0 for a in appends) and appends
+    events = store.rows(appends, {a.stream_id: 0 for a in appends})
+    award_columns = list(zip(*(_award_row(award, event_id, cause) for award, event_id, cause in rows), strict=True))
+    try:
+        await conn.fetchval(
+            _RECORD_AWARDS,
+            *(list(c) for c in award_columns),
+            [r.award_kind for r in requests],
+            [r.action for r in requests],
+            [r.award_id for r in requests],
+            [r.event_id for r in requests],
+            *_evaluation_columns(evaluations),
+            *events.event_columns(),
+            *events.outbox_columns(),
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.table_name not in ("events", "outbox"):
+            raise
+        with conflicts(appends[0].stream_id, appends[0].expected_version):
+            raise
+    EVENTS_APPENDED.labels(store.service).inc(len(events.event_ids))
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,9 @@ class _Writes:
             self.award(new, cause)
 
     async def flush(self, conn: Conn, store: EventStore) -> None:
+        if self.awards and not self.endings:  # new awards only (the common case): one statement
+            await awards.record_awards(conn, store, self.awards, self.requests, self.appends, self.evaluations)
+            return
         for e in self.endings:  # rare (revocations, supersessions); each checks the award was active
             await awards.end_award(
                 conn, e.award_id, status=e.status, at=e.at, reason=e.reason, superseded_by=e.superseded_by
