@@ -114,11 +114,14 @@ async def test_a_batch_re_evaluates_its_learners_pathways_on_one_read(servers, n
     from tests.credential.integration.test_credential_batch_evaluation import run_batch
 
     reads: list[list[str]] = []
-    original = awards.pathway_standings
+    original = awards.pathways_and_standings
 
-    async def counting(conn, learner_ids, pathway_ids):  # type: ignore[no-untyped-def]
+    async def counting(conn, mc_ids, learner_ids):  # type: ignore[no-untyped-def]
         reads.append(list(learner_ids))
-        return await original(conn, learner_ids, pathway_ids)
+        return await original(conn, mc_ids, learner_ids)
+
+    async def refused(conn, learner_ids, pathway_ids):  # type: ignore[no-untyped-def]
+        raise AssertionError("the standings were read with the pathways")
 
     async with credential_service(servers, namespace, tokens) as svc:
         assessments = {mc: Assessment(mc) for mc in PROGRAMMES}
@@ -135,9 +138,10 @@ async def test_a_batch_re_evaluates_its_learners_pathways_on_one_read(servers, n
         await wait_settled(svc)
         assert [await pathway_awards(svc, lr) for lr in learners] == [[], []]
 
-        monkeypatch.setattr(awards, "pathway_standings", counting)
+        monkeypatch.setattr(awards, "pathways_and_standings", counting)
+        monkeypatch.setattr(awards, "pathway_standings", refused)
         await run_batch(svc, [results[2] for results in firsts])  # both learners' third, in one batch
-        assert reads == [["ana", "ben"]]
+        assert reads == [["ana", "ben"]]  # the pathways and both learners' standings: one statement
         for learner in learners:
             [award] = await pathway_awards(svc, learner)
             assert award["status"] == "active" and len(award["constituents"]) == 3

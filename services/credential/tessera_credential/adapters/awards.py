@@ -261,24 +261,42 @@ def _pathway_version(r: Any) -> PathwayVersion:
     )
 
 
-async def pathways_concerned(conn: Conn, mc_ids: list[str]) -> dict[str, tuple[frozenset[str], list[PathwayVersion]]]:
-    """Each pathway one of whose versions has a member among ``mc_ids``: the members of all its
-    versions and the versions themselves (one statement for a whole batch's awards)."""
-    rows = await conn.fetch(
-        """SELECT pathway_id, version, definition, published_at, member_ids FROM award_pathways
-           WHERE pathway_id IN (SELECT pathway_id FROM award_pathways WHERE member_ids && $1::text[])
-           ORDER BY pathway_id, version""",
-        mc_ids,
-    )
-    out: dict[str, tuple[frozenset[str], list[PathwayVersion]]] = {}
-    for r in rows:
-        members, versions = out.get(r["pathway_id"], (frozenset(), []))
-        versions.append(_pathway_version(r))
-        out[r["pathway_id"]] = (members | set(r["member_ids"]), versions)
-    return out
-
-
 Standing = tuple[list[HeldAward], dict[str, tuple[ActivePathwayAward | None, list[str]]]]
+
+_HELD = """(SELECT array_agg(ROW(a.award_id::text, a.micro_credential_id, a.awarded_event_id::text, a.awarded_at)
+                            ORDER BY a.award_id)
+             FROM awards a WHERE a.learner_id = l.learner_id AND a.status = 'active')"""
+_PATHWAY_AWARDS = """(SELECT array_agg(ROW(p.pathway_id, p.award_id::text, p.pathway_version, p.status)
+                                      ORDER BY p.pathway_id, p.award_id)
+                       FROM pathway_awards p WHERE p.learner_id = l.learner_id AND p.pathway_id = ANY({ids}))"""
+
+
+async def pathways_and_standings(
+    conn: Conn, mc_ids: list[str], learner_ids: list[str]
+) -> tuple[dict[str, tuple[frozenset[str], list[PathwayVersion]]], dict[str, Standing]]:
+    """Each pathway one of whose versions has a member among ``mc_ids`` (the members of all its
+    versions, and the versions) and, in the same statement, :func:`pathway_standings` of
+    ``learner_ids`` for every such pathway (a superset of what each learner needs): the pathways a
+    batch's awards may complete and what their decisions rest on, in one round trip."""
+    rows = await conn.fetch(
+        f"""WITH concerned AS MATERIALIZED (
+                SELECT DISTINCT pathway_id FROM award_pathways WHERE member_ids && $1::text[])
+            SELECT l.learner_id, {_HELD} AS held,
+                   {_PATHWAY_AWARDS.format(ids="ARRAY(SELECT pathway_id FROM concerned)")} AS pathway_awards,
+                   CASE WHEN l.n = 1 THEN (
+                       SELECT array_agg(p ORDER BY p.pathway_id, p.version) FROM award_pathways p
+                       WHERE p.pathway_id IN (SELECT pathway_id FROM concerned))
+                   END AS pathways
+            FROM unnest($2::text[]) WITH ORDINALITY AS l(learner_id, n)""",
+        mc_ids,
+        learner_ids,
+    )
+    pathways: dict[str, tuple[frozenset[str], list[PathwayVersion]]] = {}
+    for r in (rows[0]["pathways"] or ()) if rows else ():
+        members, versions = pathways.get(r["pathway_id"], (frozenset(), []))
+        versions.append(_pathway_version(r))
+        pathways[r["pathway_id"]] = (members | set(r["member_ids"]), versions)
+    return pathways, _standings(rows)
 
 
 async def pathway_standings(conn: Conn, learner_ids: list[str], pathway_ids: list[str]) -> dict[str, Standing]:
@@ -287,18 +305,15 @@ async def pathway_standings(conn: Conn, learner_ids: list[str], pathway_ids: lis
     every learner in ``learner_ids`` in one statement: a consumer batch's awards re-evaluate their
     learners' pathways together."""
     rows = await conn.fetch(
-        """SELECT l.learner_id,
-               (SELECT array_agg(ROW(a.award_id::text, a.micro_credential_id, a.awarded_event_id::text, a.awarded_at)
-                                 ORDER BY a.award_id)
-                  FROM awards a WHERE a.learner_id = l.learner_id AND a.status = 'active') AS held,
-               (SELECT array_agg(ROW(p.pathway_id, p.award_id::text, p.pathway_version, p.status)
-                                 ORDER BY p.pathway_id, p.award_id)
-                  FROM pathway_awards p
-                  WHERE p.learner_id = l.learner_id AND p.pathway_id = ANY($2::text[])) AS pathway_awards
-           FROM unnest($1::text[]) AS l(learner_id)""",
+        f"""SELECT l.learner_id, {_HELD} AS held, {_PATHWAY_AWARDS.format(ids="$2::text[]")} AS pathway_awards
+            FROM unnest($1::text[]) AS l(learner_id)""",
         learner_ids,
         pathway_ids,
     )
+    return _standings(rows)
+
+
+def _standings(rows: Iterable[Any]) -> dict[str, Standing]:
     out: dict[str, Standing] = {}
     for r in rows:
         held = [HeldAward(*h) for h in r["held"] or ()]

@@ -237,17 +237,20 @@ async def reevaluate_many(conn: Conn, store: EventStore, touched: Mapping[Learne
                         cascaded.add(key)
                         later[key] = now[via]
         todo = later
-    # one statement reads every pathway any changed award may concern (usually none)
+    # one statement reads every pathway any changed award may concern (usually none) and what the
+    # changed learners' pathway decisions rest on
     if not changed:
         return
-    pathways = await awards.pathways_concerned(conn, sorted(set().union(*(m for m, _ in changed.values()))))
+    pathways, standings = await awards.pathways_and_standings(
+        conn, sorted(set().union(*(m for m, _ in changed.values()))), sorted(changed)
+    )
     concerned: dict[str, tuple[dict[str, list[PathwayVersion]], Cause]] = {}
     for learner_id in sorted(changed):
         mcs, cause = changed[learner_id]
         mine = {pathway_id: versions for pathway_id, (members, versions) in pathways.items() if members & mcs}
         if mine:
             concerned[learner_id] = (mine, cause)
-    await evaluate_pathways(conn, store, concerned)
+    await evaluate_pathways(conn, store, concerned, standings)
 
 
 async def evaluate_pathway(conn: Conn, store: EventStore, learner_id: str, pathway_id: str, cause: Cause) -> None:
@@ -257,15 +260,20 @@ async def evaluate_pathway(conn: Conn, store: EventStore, learner_id: str, pathw
 
 
 async def evaluate_pathways(
-    conn: Conn, store: EventStore, concerned: Mapping[str, tuple[Mapping[str, list[PathwayVersion]], Cause]]
+    conn: Conn,
+    store: EventStore,
+    concerned: Mapping[str, tuple[Mapping[str, list[PathwayVersion]], Cause]],
+    standings: Mapping[str, awards.Standing] | None = None,
 ) -> None:
     """:func:`evaluate_pathway` for each learner's pathways (learner → (pathway id → its versions,
-    the cause)), on one read of every learner's awards: a pathway decision writes only pathway
-    awards of its own learner, so each sees what the read saw."""
+    the cause)), on one read of every learner's awards (``standings``, when the caller read them
+    with the pathways, in this transaction): a pathway decision writes only pathway awards of its
+    own learner, so each sees what the read saw."""
     if not concerned:
         return
-    wanted = sorted({pathway_id for mine, _ in concerned.values() for pathway_id in mine})
-    standings = await awards.pathway_standings(conn, sorted(concerned), wanted)
+    if standings is None:
+        wanted = sorted({pathway_id for mine, _ in concerned.values() for pathway_id in mine})
+        standings = await awards.pathway_standings(conn, sorted(concerned), wanted)
     appends: list[Append] = []
     for learner_id, (mine, cause) in sorted(concerned.items()):
         held, standing = standings[learner_id]
