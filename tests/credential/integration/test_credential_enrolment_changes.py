@@ -103,3 +103,64 @@ async def test_an_enrolment_change_that_matters_is_still_re_evaluated(servers, n
         await wait_settled(svc)
         after = await evaluation_of(svc, "cy", "off-a")
         assert after is not None and after["evaluated_by"] == withdrawn
+
+
+async def test_the_one_statement_enrolment_write_applies_the_rank_rule_the_handler_decides_with(
+    servers, namespace, tokens
+):
+    # state.advance_enrolment applies ordering.later_status in SQL; the handler decides with it in
+    # Python on what stood before: for every stored status (or none), admission (or none) and event
+    from datetime import UTC, datetime
+
+    from tessera_credential.adapters.state import advance_enrolment
+    from tessera_credential.domain.ordering import EnrolmentStatus, Position, later_status
+
+    then, now = datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 2, 5, tzinfo=UTC)
+    statuses = list(EnrolmentStatus)
+    async with credential_service(servers, namespace, tokens, run_background=False) as svc:
+        pool = svc.runtime.pool
+        cases = 0
+        for before in [None, *statuses]:
+            for admitted_before in (None, then) if before is not None else (None,):
+                for incoming in statuses:
+                    admission = now if incoming is EnrolmentStatus.ADMITTED else None
+                    enrolment = f"e-{cases}"
+                    cases += 1
+                    async with pool.acquire() as conn, conn.transaction():
+                        await conn.execute(  # another enrolment of the learner in the offering
+                            "INSERT INTO award_enrolments VALUES ($1, 'l', 'o', 'mc', 1, 'cancelled', NULL, 'x', $2)",
+                            f"other-{enrolment}",
+                            then,
+                        )
+                        if before is not None:
+                            await conn.execute(
+                                "INSERT INTO award_enrolments VALUES ($1, 'l', 'o', 'mc', 1, $2, $3, 'old', $4)",
+                                enrolment,
+                                before.value,
+                                admitted_before,
+                                then,
+                            )
+                        current, count = await advance_enrolment(
+                            conn,
+                            enrolment_id=enrolment,
+                            learner_id="l",
+                            offering_id="o",
+                            mc_id="mc",
+                            version=1,
+                            status=incoming,
+                            admitted_at=admission,
+                            pos=Position("s", 1, now, "new"),
+                        )
+                        stored = await conn.fetchrow(
+                            "SELECT status, admitted_at, event_id FROM award_enrolments WHERE enrolment_id = $1",
+                            enrolment,
+                        )
+                        await conn.execute("DELETE FROM award_enrolments")
+                    assert current == ((before, admitted_before) if before is not None else None)
+                    assert count == 2  # this one and the other, counted once
+                    status = later_status(before, incoming)
+                    admitted = admitted_before or admission
+                    changed = before is None or status != before or (admitted_before is None and admission is not None)
+                    assert (stored["status"], stored["admitted_at"]) == (status.value, admitted), (before, incoming)
+                    assert stored["event_id"] == ("new" if changed else "old")
+        assert cases == len(statuses) * (1 + 2 * len(statuses))

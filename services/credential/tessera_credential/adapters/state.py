@@ -16,7 +16,7 @@ from typing import Any
 from tessera_credential.adapters import awards
 from tessera_credential.adapters.awards import VersionKey
 from tessera_credential.domain.decision import ActiveAward
-from tessera_credential.domain.ordering import EnrolmentStatus, Position
+from tessera_credential.domain.ordering import ENROLMENT_RANK, EnrolmentStatus, Position
 from tessera_credential.domain.standing import (
     ComponentStanding,
     EnrolmentStanding,
@@ -277,25 +277,35 @@ async def save_learner_profile(
     )
 
 
-async def enrolment_status(
-    conn: Conn, enrolment_id: str, learner_id: str, offering_id: str
-) -> tuple[tuple[EnrolmentStatus, datetime | None] | None, int]:
-    """(the enrolment's stored status and admission time, or None; how many enrolments the learner
-    has in the offering, this one included once stored): one statement."""
-    r = await conn.fetchrow(
-        """SELECT e.status, e.admitted_at,
-                  (SELECT count(*) FROM award_enrolments o WHERE o.learner_id = $2 AND o.offering_id = $3) AS n
-           FROM (SELECT 1) one LEFT JOIN award_enrolments e ON e.enrolment_id = $1""",
-        enrolment_id,
-        learner_id,
-        offering_id,
+def _rank(column: str) -> str:
+    """The rank of an enrolment status column (``ordering.ENROLMENT_RANK``), as SQL."""
+    cases = " ".join(f"WHEN '{status.value}' THEN {rank}" for status, rank in ENROLMENT_RANK.items())
+    return f"(CASE {column} {cases} END)"
+
+
+# The enrolment's status moves to the incoming one only if that ranks higher (``ordering.later_status``);
+# its admission time is set once; the row takes the event's position when either changes. The
+# read of the row before, and of how many enrolments the learner has in the offering, is the
+# statement's snapshot (the learner lock is held: no other writer of the learner's rows).
+_ADVANCE_ENROLMENT = f"""
+    WITH before AS (SELECT status, admitted_at FROM award_enrolments WHERE enrolment_id = $1),
+    counted AS (SELECT count(*) AS n FROM award_enrolments WHERE learner_id = $2 AND offering_id = $3),
+    written AS (
+        INSERT INTO award_enrolments AS e (enrolment_id, learner_id, offering_id, micro_credential_id,
+                                           micro_credential_version, status, admitted_at, event_id, at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (enrolment_id) DO UPDATE
+           SET status = CASE WHEN {_rank("EXCLUDED.status")} > {_rank("e.status")} THEN EXCLUDED.status
+                             ELSE e.status END,
+               admitted_at = coalesce(e.admitted_at, EXCLUDED.admitted_at),
+               event_id = EXCLUDED.event_id, at = EXCLUDED.at
+         WHERE {_rank("EXCLUDED.status")} > {_rank("e.status")}
+            OR (e.admitted_at IS NULL AND EXCLUDED.admitted_at IS NOT NULL)
     )
-    assert r is not None
-    current = (EnrolmentStatus(r["status"]), r["admitted_at"]) if r["status"] is not None else None
-    return current, int(r["n"]) + (current is None)
+    SELECT b.status, b.admitted_at, c.n FROM counted c LEFT JOIN before b ON true"""
 
 
-async def save_enrolment(
+async def advance_enrolment(
     conn: Conn,
     *,
     enrolment_id: str,
@@ -306,12 +316,14 @@ async def save_enrolment(
     status: EnrolmentStatus,
     admitted_at: datetime | None,
     pos: Position,
-) -> None:
-    await conn.execute(
-        """INSERT INTO award_enrolments (enrolment_id, learner_id, offering_id, micro_credential_id,
-                                         micro_credential_version, status, admitted_at, event_id, at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (enrolment_id) DO UPDATE SET status = $6, admitted_at = $7, event_id = $8, at = $9""",
+) -> tuple[tuple[EnrolmentStatus, datetime | None] | None, int]:
+    """Apply an enrolment event to its stored enrolment (``admitted_at``: the event's time if it is
+    the admission, else None) and return what stood before — the stored status and admission time,
+    or None — and how many enrolments the learner has in the offering, this one included: one
+    statement. The caller decides what the change means with ``ordering.later_status`` on what
+    stood before, the rule this statement applies (tested to agree)."""
+    r = await conn.fetchrow(
+        _ADVANCE_ENROLMENT,
         enrolment_id,
         learner_id,
         offering_id,
@@ -322,6 +334,9 @@ async def save_enrolment(
         pos.event_id,
         pos.at,
     )
+    assert r is not None
+    current = (EnrolmentStatus(r["status"]), r["admitted_at"]) if r["status"] is not None else None
+    return current, int(r["n"]) + (current is None)
 
 
 # ----------------------------------------------------------------------------------- assessment

@@ -192,25 +192,24 @@ async def on_enrolment(event: EnrolmentEvent, d: Delivery) -> None:
     pos = position(d)
     await state.lock_learner(d.conn, event.learner_id, d.prepared)
     await _record(d, event.learner_id, event.offering_id)
-    current, enrolments = await state.enrolment_status(d.conn, event.enrolment_id, event.learner_id, event.offering_id)
+    incoming = _STATUS[type(event)]
+    admission = pos.at if isinstance(event, EnrolmentAdmitted) else None
+    current, enrolments = await state.advance_enrolment(
+        d.conn,
+        enrolment_id=event.enrolment_id,
+        learner_id=event.learner_id,
+        offering_id=event.offering_id,
+        mc_id=event.micro_credential_id,
+        version=event.micro_credential_version,
+        status=incoming,
+        admitted_at=admission,
+        pos=pos,
+    )
+    # what the statement did, decided again from what stood before (the same rule)
     before, admitted_at = current if current is not None else (None, None)
-    status = later_status(before, _STATUS[type(event)])
-    if isinstance(event, EnrolmentAdmitted) and admitted_at is None:
-        admitted_at = pos.at
-    admission_changed = current is not None and admitted_at != current[1]
+    status = later_status(before, incoming)
+    admission_changed = current is not None and admitted_at is None and admission is not None
     changed = current is None or status != before or admission_changed
-    if changed:
-        await state.save_enrolment(
-            d.conn,
-            enrolment_id=event.enrolment_id,
-            learner_id=event.learner_id,
-            offering_id=event.offering_id,
-            mc_id=event.micro_credential_id,
-            version=event.micro_credential_version,
-            status=status,
-            admitted_at=admitted_at,
-            pos=pos,
-        )
     if not decides_nothing(before, status, admission_changed=admission_changed, enrolments=enrolments):
         await _reevaluate(d, event.learner_id, event.offering_id, changed=changed)
 
