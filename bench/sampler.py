@@ -71,6 +71,7 @@ class Sampler:
         self.started = 0.0
         self.stopped = 0.0
         self._main = threading.main_thread().ident
+        self._sampling = False
         # The cyclic garbage collector runs inside whatever allocation triggers it, so its time
         # shows up under that frame; gc.callbacks measures it on its own (CPU seconds, count per
         # generation, objects collected).
@@ -89,16 +90,26 @@ class Sampler:
         self.gc_collected += info["collected"]
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
-        self.samples["main"] += 1
-        self.stacks[("main", *_stack(frame))] += 1
-        for ident, other in sys._current_frames().items():
-            if ident == self._main:
-                continue
-            leaf = (other.f_code.co_filename.rsplit("/", 1)[-1], other.f_code.co_name)
-            if leaf in PARKED:
-                continue
-            self.samples["worker"] += 1
-            self.stacks[("worker", *_stack(other))] += 1
+        # Never nested: a collection inside ``sys._current_frames()`` (which holds the interpreter's
+        # thread-list lock) can run a weakref callback, at whose next bytecode a pending SIGPROF runs
+        # this handler again, whose own ``sys._current_frames()`` then waits for that lock forever.
+        # It did, once, in a benchmark run (its verification phase hung with the main thread there).
+        if self._sampling:
+            return
+        self._sampling = True
+        try:
+            self.samples["main"] += 1
+            self.stacks[("main", *_stack(frame))] += 1
+            for ident, other in sys._current_frames().items():
+                if ident == self._main:
+                    continue
+                leaf = (other.f_code.co_filename.rsplit("/", 1)[-1], other.f_code.co_name)
+                if leaf in PARKED:
+                    continue
+                self.samples["worker"] += 1
+                self.stacks[("worker", *_stack(other))] += 1
+        finally:
+            self._sampling = False
 
     def start(self) -> None:
         self.started = time.time()

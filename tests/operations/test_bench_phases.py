@@ -78,3 +78,21 @@ def test_sql_counts_of_a_phase_are_the_difference_of_its_marks() -> None:
         "consumed": {"credential--assessment": {"ack": 30.0, "dead_letter": 1.0}},
         "queries": {"credential:issuance": {"BEGIN;": 7, "SELECT 1": 3}, "credential:relay": {"SELECT 2": 4}},
     }
+
+
+def test_a_sample_taken_while_one_is_being_taken_is_skipped() -> None:
+    # a nested handler's own sys._current_frames() would wait forever for the lock the outer one
+    # holds (bench/sampler.py): the nested one must return at once, recording nothing
+    import signal
+    import sys
+
+    sampler = Sampler()
+    frame = sys._getframe()
+    sampler._handler(signal.SIGPROF, frame)
+    assert sampler.samples["main"] == 1
+    sampler._sampling = True  # as inside the handler
+    sampler._handler(signal.SIGPROF, frame)
+    assert sampler.samples["main"] == 1
+    sampler._sampling = False
+    sampler._handler(signal.SIGPROF, frame)
+    assert sampler.samples["main"] == 2
