@@ -8,6 +8,7 @@
   trickle of events each event cost a read and a mark, now one statement. An acked row not yet
   marked when the process dies is published again by the next relay: JetStream's duplicate
   window drops it (``Nats-Msg-Id``), the consumers' inboxes anything older — as for a lost ack.
+  ``published_at`` is the relay's clock at the ack, not the database's (one host: the same).
 * Pipelines a batch (``publish_async`` writes in order, acks are awaited together).
 * Wakes on ``LISTEN tessera_outbox`` with a polling fallback.
 * One active relay per service database: the relay holding a session advisory lock publishes, the
@@ -141,10 +142,11 @@ class OutboxRelay(LeaderLoop):
 
     async def lag(self) -> tuple[int, float]:
         async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(
+            row = await conn.fetchrow(  # acked rows not marked yet are published: not lag
                 """SELECT count(*) AS n,
                           coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS age
-                   FROM outbox WHERE published_at IS NULL"""
+                   FROM outbox WHERE published_at IS NULL AND NOT (id = ANY($1))""",
+                self._unmarked,
             )
         assert row is not None
         RELAY_LAG.labels(self.service).set(row["n"])

@@ -300,3 +300,35 @@ def test_verification_keeps_the_split_without_the_proofs() -> None:
     assert isinstance(kept, SplitQuads) and kept.node is memo_quads.node
     unsigned = {k: v for k, v in signed_credential().items() if k != "proof"}
     assert canonical_nquads(kept) == whole(unsigned)
+
+
+def test_the_split_quads_are_never_changed_in_place() -> None:
+    memo = NodeMemo()
+    document = build_ob3_credential(issuance())
+    memo.parse(document, STRICT, Counting(STRICT), canonical_nquads)
+    quads = memo.parse(document, STRICT, Counting(STRICT), canonical_nquads)
+    assert isinstance(quads, SplitQuads)
+    for change in (
+        lambda q: q.append(q[0]),
+        lambda q: q.extend(q[:1]),
+        lambda q: q.pop(),
+        lambda q: q.sort(),
+        lambda q: q.__setitem__(0, q[1]),
+        lambda q: q.__delitem__(0),
+        lambda q: q.__iadd__(q[:1]),
+    ):
+        with pytest.raises(TypeError):
+            change(quads)
+    assert len(quads) == quads.own_count + len(quads.node.quads)
+    assert type(quads[:]) is list and type(quads + quads[:1]) is list  # copies are whole documents
+
+
+def test_an_achievement_with_many_blank_nodes_keeps_no_derivations(monkeypatch) -> None:
+    # untrusted documents reach the memo: what is derived per kept achievement is bounded too
+    monkeypatch.setattr("tessera_credential.proofs.node_memo.MAX_DERIVED_BLANK_QUADS", 1)
+    memo = NodeMemo()
+    document = build_ob3_credential(issuance())
+    for _ in range(2):
+        quads = memo.parse(document, STRICT, Counting(STRICT), canonical_nquads)
+        assert canonical_nquads(quads) == whole(document)
+    assert isinstance(quads, SplitQuads) and not quads.node.keeps and not quads.node._derived

@@ -54,3 +54,18 @@ def test_what_is_kept_is_bounded(monkeypatch) -> None:
     for n in range(4):
         pickle.loads(pickle.dumps(jobs_of(definition(True, title={"en": f"Version {n}"}))))
     assert len(processes._received) == 2 and len(processes._sent) == 2
+
+
+def test_a_definition_whose_json_does_not_come_back_equal_travels_as_a_model(monkeypatch) -> None:
+    # a worker that cannot unpickle a job breaks the pool (the whole batch): checked in the parent
+    monkeypatch.setattr(processes, "_sent", OrderedDict())
+    monkeypatch.setattr(processes, "_received", OrderedDict())
+    odd = definition(True, title={"en": "Round trip refused"})
+
+    def refuse(data, *args, **kwargs):
+        raise ValueError("does not validate")
+
+    monkeypatch.setattr(processes.MicroCredentialDefinition, "model_validate_json", refuse)
+    jobs = jobs_of(odd)
+    assert pickle.loads(pickle.dumps(jobs)) == jobs
+    assert [data for _, data in processes._sent.values()] == [None] and not processes._received

@@ -68,3 +68,29 @@ async def test_a_second_active_enrolment_is_a_conflict_on_the_learner_and_writes
         assert refused.value.field == "learner_id"
         assert await conn.fetchval("SELECT count(*) FROM enrolments WHERE enrolment_id = 'e-second'") == 0
         assert await conn.fetchval("SELECT count(*) FROM events WHERE stream_id = 'enrolment-e-second'") == 0
+
+
+async def test_another_unique_violation_is_raised_as_it_is(svc):
+    import asyncpg
+
+    await svc.open("off-r")
+    for learner in ("l-r1", "l-r2"):
+        await svc.register(learner)
+    store, now = svc.running.runtime.store, svc.clock.now()
+    async with svc.pool.acquire() as conn:
+        offering = await offerings_sql.load_offering(conn, "off-r")
+        assert offering is not None
+        consent = ev.Consent(terms_version="2025-1", accepted_at=now, partners=offering.partners)
+        waiting = []
+        for n, learner in enumerate(("l-r1", "l-r2")):
+            e = Enrolment.request(
+                f"e-r{n}", learner_id=learner, offering=offering, consent=consent, requested_by=learner, at=now
+            )
+            e.waitlist(ticket=7, at=now)  # the same ticket twice: enrolments_unique_ticket
+            waiting.append(e)
+        async with conn.transaction():
+            await persist(conn, store, waiting[:1], now=now)
+        with pytest.raises(asyncpg.UniqueViolationError) as refused:  # not a ConcurrencyError to retry
+            async with conn.transaction():
+                await persist(conn, store, waiting[1:], now=now)
+        assert refused.value.constraint_name == "enrolments_unique_ticket"

@@ -223,6 +223,7 @@ async def test_acked_rows_a_dead_relay_did_not_mark_are_published_again_and_drop
             await store.append(conn, f"d{i}", 0, [ThingHappened(thing_id=f"d{i}", n=i)])
     dead = OutboxRelay(pool, js, dsn=database_url, service="test", namespace=namespace)
     assert await dead.publish_pending() == 3  # acked, not marked: the process dies here
+    assert await dead.lag() == (0, 0.0)  # acked rows are not lag, marked or not
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 3
     successor = OutboxRelay(pool, js, dsn=database_url, service="test", namespace=namespace)
     assert await successor.drain() == 3  # published again ...

@@ -287,7 +287,7 @@ async def pathways_and_standings(
                        SELECT array_agg(p ORDER BY p.pathway_id, p.version) FROM award_pathways p
                        WHERE p.pathway_id IN (SELECT pathway_id FROM concerned))
                    END AS pathways
-            FROM unnest($2::text[]) WITH ORDINALITY AS l(learner_id, n)""",
+            FROM unnest($2::text[]) WITH ORDINALITY AS l(learner_id, n) ORDER BY l.n""",
         mc_ids,
         learner_ids,
     )

@@ -83,27 +83,36 @@ class SignJob:
 
     def __reduce__(self) -> tuple[Any, ...]:
         if isinstance(self.issuance, IssuanceInput):
-            without = self.issuance.model_copy(update={"definition": None})
             definition = _definition_json(self.issuance.definition)
-            return (_unpickle_job, (without, definition, self.issuer_id, self.co_awarder_ids))
+            if definition is not None:
+                without = self.issuance.model_copy(update={"definition": None})
+                return (_unpickle_job, (without, definition, self.issuer_id, self.co_awarder_ids))
         return (SignJob, (self.issuance, self.issuer_id, self.co_awarder_ids))
 
 
 DEFINITIONS_KEPT = 64  # per process, least recently used first out: the versions being issued
-_sent: OrderedDict[int, tuple[MicroCredentialDefinition, bytes]] = OrderedDict()  # by id(); holds the object
+_sent: OrderedDict[int, tuple[MicroCredentialDefinition, bytes | None]] = OrderedDict()  # by id(); holds it
 _received: OrderedDict[bytes, MicroCredentialDefinition] = OrderedDict()
 _definitions_lock = threading.Lock()  # jobs are pickled in the executor's feeder thread
 
 
-def _definition_json(definition: MicroCredentialDefinition) -> bytes:
+def _definition_json(definition: MicroCredentialDefinition) -> bytes | None:
     """The definition's JSON, once per definition object (one object per version: ``DefinitionCache``);
-    the same bytes object each time, so a chunk of jobs pickles it once."""
+    the same bytes object each time, so a chunk of jobs pickles it once. None (the job then travels
+    with the model, as before) if the JSON does not validate back to an equal definition: a worker
+    that cannot unpickle a job breaks the pool, which would fail the whole batch, not one award."""
     with _definitions_lock:
         kept = _sent.get(id(definition))
         if kept is not None and kept[0] is definition:
             _sent.move_to_end(id(definition))
             return kept[1]
-    data = definition.model_dump_json().encode()
+    dumped = definition.model_dump_json().encode()
+    data: bytes | None = dumped
+    try:
+        if MicroCredentialDefinition.model_validate_json(dumped) != definition:
+            data = None
+    except ValueError:
+        data = None
     with _definitions_lock:
         _sent[id(definition)] = (definition, data)
         while len(_sent) > DEFINITIONS_KEPT:

@@ -31,7 +31,8 @@ take the achievement's part from the memo.
 
 Untrusted documents (verification) reach the memo before their signatures are checked, so what it
 keeps is bounded by size, not by trust: at most ``MEMO_SIZE`` achievements of at most
-``MAX_NODE_QUADS`` quads and ``MAX_NODE_TEXT`` characters each (a few MB in all), and
+``MAX_NODE_QUADS`` quads and ``MAX_NODE_TEXT`` characters each (a few MB in all; their
+derivations only for up to ``MAX_DERIVED_BLANK_QUADS`` quads with a blank node), and
 ``MAX_SHAPES`` verdicts, least recently used first out.
 """
 
@@ -54,6 +55,7 @@ MAX_NODE_BYTES = 64 * 1024  # a Tessera achievement is ~8 KB; larger ones are pa
 MAX_NODE_QUADS = 2_000  # a kept achievement's quads (Tessera's: ~200) ...
 MAX_NODE_TEXT = 512 * 1024  # ... and their N-Quads characters: what bounds the memo's memory
 MEMO_SIZE = 64  # achievements kept per process: a consortium's micro-credential versions in use
+MAX_DERIVED_BLANK_QUADS = 200  # a kept achievement's derivations, only up to this (Tessera's: ~40)
 MAX_SHAPES = 32  # shapes remembered per process, least recently used first out: a verifier's shapes are
 # few, and an attacker's made-up types only cost their own requests the check, never a shape in use
 # (untrusted documents reach this memo before their signatures are checked)
@@ -70,20 +72,27 @@ T = TypeVar("T")
 
 class MemoNode:
     """A memoised achievement: its quads and what later steps derive from them alone (computed once,
-    on first use; a race computes the same value twice, harmlessly)."""
+    on first use; a race computes the same value twice, harmlessly). Kept only for an achievement
+    of at most :data:`MAX_DERIVED_BLANK_QUADS` quads with a blank node: the derivations grow with
+    those (a tuple, labels and a signature each), and untrusted documents reach the memo; a larger
+    one's are computed for each document, as before."""
 
-    __slots__ = ("_derived", "quads")
+    __slots__ = ("_derived", "keeps", "quads")
 
     def __init__(self, quads: list[ox.Quad]) -> None:
         self.quads = quads
         self._derived: dict[str, Any] = {}
+        blank = sum(1 for q in quads if type(q.subject) is ox.BlankNode or type(q.object) is ox.BlankNode)
+        self.keeps = blank <= MAX_DERIVED_BLANK_QUADS
 
     def derived(self, name: str, compute: Callable[[list[ox.Quad]], T]) -> T:
         """``compute(self.quads)``, once per ``name`` (each caller names its own derivation)."""
         try:
             value: T = self._derived[name]
         except KeyError:
-            value = self._derived[name] = compute(self.quads)
+            value = compute(self.quads)
+            if self.keeps:
+                self._derived[name] = value
         return value
 
 
@@ -91,15 +100,23 @@ class SplitQuads(list[ox.Quad]):
     """A document's quads as the memo gives them: the first ``own_count`` are the document's own (its
     achievement a reference), the rest are ``node.quads``, the memoised achievement's. As a list,
     exactly the quads of the whole document (the per-shape check proves it); the two parts share
-    no blank node (each parse labels its blank nodes afresh)."""
+    no blank node (each parse labels its blank nodes afresh). Never changed in place (that raises):
+    ``own_count`` and ``node`` must go on describing it; a copy (slice, ``+``, ``list()``) is a
+    plain list, taken as a whole document."""
 
     __slots__ = ("node", "own_count")
 
     def __init__(self, own: list[ox.Quad], node: MemoNode) -> None:
-        super().__init__(own)
-        self.extend(node.quads)
+        list.__init__(self, own)
+        list.extend(self, node.quads)
         self.node = node
         self.own_count = len(own)
+
+    def _unchangeable(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("the quads of a split document are not changed in place; copy them")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _unchangeable
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _unchangeable
 
     def own(self) -> list[ox.Quad]:
         return self[: self.own_count]

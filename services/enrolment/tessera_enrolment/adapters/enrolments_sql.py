@@ -191,8 +191,14 @@ async def save_with_events(
     the events if another command appended meanwhile, as :meth:`EventStore.append_many` does."""
     rows = store.rows(appends, dict(versions))
     sql, outbox = (_SAVE_WITH_PUBLISHED_EVENTS, rows.outbox_columns()) if rows.outbox_ids else (_SAVE_WITH_EVENTS, ())
-    with conflicts(appends[0].stream_id, appends[0].expected_version), _one_active():
-        await conn.execute(sql, *columns, *rows.event_columns(), *outbox)
+    with _one_active():
+        try:
+            await conn.execute(sql, *columns, *rows.event_columns(), *outbox)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.table_name not in ("events", "outbox"):  # e.g. a waitlist ticket: raised as it is
+                raise
+            with conflicts(appends[0].stream_id, appends[0].expected_version):  # what append_many raises
+                raise
     EVENTS_APPENDED.labels(store.service).inc(len(rows.event_ids))
 
 
