@@ -332,3 +332,11 @@ def test_an_achievement_with_many_blank_nodes_keeps_no_derivations(monkeypatch) 
         quads = memo.parse(document, STRICT, Counting(STRICT), canonical_nquads)
         assert canonical_nquads(quads) == whole(document)
     assert isinstance(quads, SplitQuads) and not quads.node.keeps and not quads.node._derived
+
+
+def test_tessera_s_own_achievement_keeps_its_derivations() -> None:
+    memo = NodeMemo()
+    document = build_ob3_credential(issuance())
+    memo.parse(document, STRICT, Counting(STRICT), canonical_nquads)
+    quads = memo.parse(document, STRICT, Counting(STRICT), canonical_nquads)
+    assert isinstance(quads, SplitQuads) and quads.node.keeps

@@ -55,7 +55,7 @@ MAX_NODE_BYTES = 64 * 1024  # a Tessera achievement is ~8 KB; larger ones are pa
 MAX_NODE_QUADS = 2_000  # a kept achievement's quads (Tessera's: ~200) ...
 MAX_NODE_TEXT = 512 * 1024  # ... and their N-Quads characters: what bounds the memo's memory
 MEMO_SIZE = 64  # achievements kept per process: a consortium's micro-credential versions in use
-MAX_DERIVED_BLANK_QUADS = 200  # a kept achievement's derivations, only up to this (Tessera's: ~40)
+MAX_DERIVED_BLANK_QUADS = 500  # a kept achievement's derivations, only up to this (Tessera's joint one: 155)
 MAX_SHAPES = 32  # shapes remembered per process, least recently used first out: a verifier's shapes are
 # few, and an attacker's made-up types only cost their own requests the check, never a shape in use
 # (untrusted documents reach this memo before their signatures are checked)
