@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -31,6 +31,16 @@ from tessera_shared.kernel.db import Conn
 from tessera_shared.kernel.metrics import EVENTS_APPENDED
 
 T = TypeVar("T")
+
+
+def contexts_following(stored: Iterable[tuple[str, Any]]) -> dict[str, MessageContext]:
+    """:meth:`EventStore.following` for (event id, metadata) pairs a caller read itself (within a
+    statement of its own that reads more)."""
+    out: dict[str, MessageContext] = {}
+    for event_id, metadata in stored:
+        meta = metadata if isinstance(metadata, dict) else {}
+        out[event_id] = context.following(event_id, meta.get("correlationid"), meta.get("traceparent"))
+    return out
 
 
 class ConcurrencyError(Exception):
@@ -267,11 +277,7 @@ class EventStore:
         rows = await conn.fetch(
             "SELECT event_id::text, metadata FROM events WHERE event_id = ANY($1::uuid[])", list(set(event_ids))
         )
-        out: dict[str, MessageContext] = {}
-        for r in rows:
-            meta = r["metadata"] if isinstance(r["metadata"], dict) else {}
-            out[r["event_id"]] = context.following(r["event_id"], meta.get("correlationid"), meta.get("traceparent"))
-        return out
+        return contexts_following((r["event_id"], r["metadata"]) for r in rows)
 
     async def load(self, conn: Conn | None, stream_id: str) -> list[StoredEvent]:
         query = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version"

@@ -68,12 +68,19 @@ class MicroCredentialInputs:
         return (self.issuer_id, *self.co_awarder_ids)
 
 
-_AWARD_COLUMNS = """a.award_id::text, a.learner_id, a.micro_credential_id, a.micro_credential_version, a.offering_id,
+AWARD_COLUMNS = """a.award_id::text, a.learner_id, a.micro_credential_id, a.micro_credential_version, a.offering_id,
                     a.status, a.awarded_at, a.explanation, a.grade_summary, a.supersedes::text,
                     a.superseded_by::text, a.end_reason"""
 
 
-def _award(r: Any) -> AwardRow:
+AWARD_FIELDS = (
+    "award_id", "learner_id", "micro_credential_id", "micro_credential_version", "offering_id", "status",
+    "awarded_at", "explanation", "grade_summary", "supersedes", "superseded_by", "end_reason",
+)  # fmt: skip
+
+
+def award_row(r: Any) -> AwardRow:
+    """An :class:`AwardRow` from a row of ``AWARD_COLUMNS`` (a record, or a dict of ``AWARD_FIELDS``)."""
     return AwardRow(
         award_id=r["award_id"],
         learner_id=r["learner_id"],
@@ -90,25 +97,9 @@ def _award(r: Any) -> AwardRow:
     )
 
 
-async def awards(conn: Conn, award_ids: list[str]) -> dict[str, AwardRow]:
-    rows = await conn.fetch(f"SELECT {_AWARD_COLUMNS} FROM awards a WHERE a.award_id = ANY($1::uuid[])", award_ids)
-    return {r["award_id"]: _award(r) for r in rows}
-
-
-async def lineages(conn: Conn, award_ids: list[str]) -> dict[str, list[AwardRow]]:
-    """For each award, its whole supersession lineage, oldest first (the head is the last one).
-
-    Most awards stand alone (nothing superseded, nothing supersedes them): their lineage is the
-    award itself, read by primary key; only the others need the recursive walk."""
-    alone = await awards(conn, award_ids)
-    out = {i: [a] for i, a in alone.items() if a.supersedes is None and a.superseded_by is None}
-    linked = [i for i in award_ids if i in alone and i not in out]
-    if linked:
-        out.update(await _linked_lineages(conn, linked))
-    return out
-
-
-async def _linked_lineages(conn: Conn, award_ids: list[str]) -> dict[str, list[AwardRow]]:
+async def linked_lineages(conn: Conn, award_ids: list[str]) -> dict[str, list[AwardRow]]:
+    """For each award that superseded or was superseded, its whole supersession lineage, oldest first
+    (the head is the last one). An award that stands alone is its own lineage (no walk needed)."""
     rows = await conn.fetch(
         f"""WITH RECURSIVE forward(award_id, start) AS (
                 SELECT award_id, award_id FROM awards WHERE award_id = ANY($1::uuid[])
@@ -121,13 +112,13 @@ async def _linked_lineages(conn: Conn, award_ids: list[str]) -> dict[str, list[A
                 UNION ALL SELECT a.supersedes, b.start, b.depth + 1
                           FROM awards a JOIN backward b ON a.award_id = b.award_id
                           WHERE a.supersedes IS NOT NULL AND b.depth < 100)
-            SELECT b.start::text AS start, b.depth, {_AWARD_COLUMNS}
+            SELECT b.start::text AS start, b.depth, {AWARD_COLUMNS}
             FROM backward b JOIN awards a ON a.award_id = b.award_id ORDER BY b.start, b.depth DESC""",
         award_ids,
     )
     out: dict[str, list[AwardRow]] = {}
     for r in rows:
-        out.setdefault(r["start"], []).append(_award(r))
+        out.setdefault(r["start"], []).append(award_row(r))
     return out
 
 
@@ -194,6 +185,8 @@ class SharedInputs:
     bodies: dict[tuple[str, str, int], Bodies] = field(default_factory=dict)  # by definition
     profiles: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # as stored, not validated
     known: DefinitionCache | None = None  # definitions kept across batches (the pipeline's)
+    # the awarding bodies' active keys, sealed, read with their profiles (opened by the pipeline)
+    sealed_keys: dict[str, Any] = field(default_factory=dict)
 
     async def prefetch_learners(self, conn: Conn, learner_ids: list[str]) -> None:
         missing = sorted(set(learner_ids) - set(self.profiles))
@@ -234,7 +227,7 @@ class SharedInputs:
     ) -> Bodies:
         """The awarding bodies of ``definition`` (kind, id, version), whose partners are ``partners``."""
         if definition not in self.bodies:
-            self.bodies[definition] = await _awarding_bodies(conn, dids, partners)
+            self.bodies[definition] = await _awarding_bodies(conn, dids, partners, self.sealed_keys)
         return self.bodies[definition]
 
 
@@ -250,19 +243,29 @@ async def micro_credential_inputs(
     return MicroCredentialInputs(award, definition, learner, issuer_id, co_awarders, institutions)
 
 
-async def _awarding_bodies(conn: Conn, dids: DidWeb, partners: tuple[PartnerProfile, ...]) -> Bodies:
-    """(issuer = the coordinator, the other awarding partners in the definition's order, their profiles)."""
+async def _awarding_bodies(
+    conn: Conn, dids: DidWeb, partners: tuple[PartnerProfile, ...], sealed_keys: dict[str, Any]
+) -> Bodies:
+    """(issuer = the coordinator, the other awarding partners in the definition's order, their profiles).
+
+    The same statement reads each body's active signing key, sealed, into ``sealed_keys``: the
+    bodies are the credential's signers, and the batch needs their keys next."""
     issuer_id = next(p.institution_id for p in partners if PartnerRole.COORDINATOR in p.roles)
     co_awarders = tuple(
         p.institution_id for p in partners if PartnerRole.AWARDING in p.roles and p.institution_id != issuer_id
     )
     ids = [issuer_id, *co_awarders]
-    profiles = {
-        r["institution_id"]: r["profile"]
-        for r in await conn.fetch(
-            "SELECT institution_id, profile FROM award_institutions WHERE institution_id = ANY($1::text[])", ids
-        )
-    }
+    profiles = {}
+    for r in await conn.fetch(
+        """SELECT x.institution_id, i.profile, k.key_number, k.public_key, k.sealed_secret, k.kek_id
+           FROM unnest($1::text[]) AS x(institution_id)
+           LEFT JOIN award_institutions i ON i.institution_id = x.institution_id
+           LEFT JOIN institution_keys k ON k.institution_id = x.institution_id AND k.retired_at IS NULL""",
+        ids,
+    ):
+        profiles[r["institution_id"]] = r["profile"]
+        if r["key_number"] is not None:
+            sealed_keys[r["institution_id"]] = r
     return issuer_id, co_awarders, {i: _institution_ref(dids, i, profiles.get(i), partners) for i in ids}
 
 
@@ -301,25 +304,32 @@ async def pathway_awards(conn: Conn, award_ids: list[str]) -> dict[str, PathwayA
     if not award_ids:  # most batches hold micro-credential awards only
         return {}
     rows = await conn.fetch(
-        """SELECT award_id::text, learner_id, pathway_id, pathway_version, status,
-                  constituent_award_ids::text[] AS constituents, explanation, awarded_at, revocation_reason
-           FROM pathway_awards WHERE award_id = ANY($1::uuid[])""",
-        award_ids,
+        f"SELECT {PATHWAY_AWARD_COLUMNS} FROM pathway_awards WHERE award_id = ANY($1::uuid[])", award_ids
     )
-    return {
-        r["award_id"]: PathwayAwardRow(
-            award_id=r["award_id"],
-            learner_id=r["learner_id"],
-            pathway_id=r["pathway_id"],
-            pathway_version=r["pathway_version"],
-            status=r["status"],
-            constituent_award_ids=tuple(r["constituents"]),
-            explanation=r["explanation"],
-            awarded_at=r["awarded_at"],
-            revocation_reason=r["revocation_reason"],
-        )
-        for r in rows
-    }
+    return {r["award_id"]: pathway_award_row(r) for r in rows}
+
+
+PATHWAY_AWARD_COLUMNS = """award_id::text, learner_id, pathway_id, pathway_version, status,
+                           constituent_award_ids::text[] AS constituents, explanation, awarded_at, revocation_reason"""
+PATHWAY_AWARD_FIELDS = (
+    "award_id", "learner_id", "pathway_id", "pathway_version", "status", "constituents", "explanation",
+    "awarded_at", "revocation_reason",
+)  # fmt: skip
+
+
+def pathway_award_row(r: Any) -> PathwayAwardRow:
+    """A :class:`PathwayAwardRow` from a row of ``PATHWAY_AWARD_COLUMNS`` (or a dict of its fields)."""
+    return PathwayAwardRow(
+        award_id=r["award_id"],
+        learner_id=r["learner_id"],
+        pathway_id=r["pathway_id"],
+        pathway_version=r["pathway_version"],
+        status=r["status"],
+        constituent_award_ids=tuple(r["constituents"]),
+        explanation=r["explanation"],
+        awarded_at=r["awarded_at"],
+        revocation_reason=r["revocation_reason"],
+    )
 
 
 async def pathway_inputs(

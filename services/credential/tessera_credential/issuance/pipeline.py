@@ -70,7 +70,7 @@ from tessera_shared.contract.credential import CredentialIssued, CredentialRevok
 from tessera_shared.contract.criteria import Explanation
 from tessera_shared.kernel.context import MessageContext
 from tessera_shared.kernel.db import Conn
-from tessera_shared.kernel.eventstore import Append, EventStore
+from tessera_shared.kernel.eventstore import Append, EventStore, contexts_following
 
 log = structlog.get_logger(__name__)
 
@@ -174,6 +174,69 @@ async def _credentials_of(conn: Conn, award_ids: list[str]) -> dict[str, Credent
 
 
 @dataclass
+class _Claimed:
+    """What a batch's claimed awards stand on (:func:`_read_claimed`)."""
+
+    lineages: dict[str, list[AwardRow]]  # micro-credential award -> its lineage, oldest first
+    pathway_awards: dict[str, inputs.PathwayAwardRow]
+    existing: dict[str, CredentialRow]  # by award id, locked
+    causes: dict[str, MessageContext]  # by queue row event id
+    profiles: dict[str, dict[str, Any] | None]  # the awards' learners, as stored (None: not received)
+
+
+async def _read_claimed(conn: Conn, micro: list[str], pathway: list[str], event_ids: list[str]) -> _Claimed:
+    """The claimed awards, the credentials of those that stand alone and of the pathway awards
+    (locked, in ``credential_id`` order as :func:`_credentials_of`), the queue rows' causing events
+    and the awards' learners: one statement.
+
+    Most awards stand alone (nothing superseded, nothing supersedes them): their lineage is the award
+    itself. Only the others take more statements: the lineage's walk, then the lock of all its
+    credentials in one statement (as before, so two batches never lock one lineage's credentials
+    in different orders)."""
+    row = await conn.fetchrow(
+        f"""WITH a AS (SELECT {inputs.AWARD_COLUMNS} FROM awards a WHERE a.award_id = ANY($1::uuid[])),
+                 p AS (SELECT {inputs.PATHWAY_AWARD_COLUMNS} FROM pathway_awards WHERE award_id = ANY($2::uuid[])),
+                 c AS (SELECT credential_id, award_id, learner_id, status, status_list_id FROM issued_credentials
+                       WHERE award_id = ANY(ARRAY(SELECT award_id FROM a
+                                                  WHERE supersedes IS NULL AND superseded_by IS NULL) || $3::text[])
+                       ORDER BY credential_id FOR UPDATE)
+            SELECT (SELECT array_agg(ROW(c.*)) FROM c) AS credentials,
+                   (SELECT array_agg(ROW(a.*)) FROM a) AS awards,
+                   (SELECT array_agg(ROW(p.*)) FROM p) AS pathway_awards,
+                   (SELECT array_agg(ROW(l.learner_id, l.profile)) FROM award_learners l
+                    WHERE l.learner_id IN (SELECT learner_id FROM a UNION SELECT learner_id FROM p)) AS profiles,
+                   (SELECT array_agg(ROW(e.event_id::text, e.metadata)) FROM events e
+                    WHERE e.event_id = ANY($4::uuid[])) AS causes""",
+        micro,
+        pathway,
+        pathway,
+        sorted(set(event_ids)),
+    )
+    assert row is not None
+    awards = [inputs.award_row(dict(zip(inputs.AWARD_FIELDS, t, strict=True))) for t in row["awards"] or ()]
+    pathway_awards = [
+        inputs.pathway_award_row(dict(zip(inputs.PATHWAY_AWARD_FIELDS, t, strict=True)))
+        for t in row["pathway_awards"] or ()
+    ]
+    learners = [a.learner_id for a in awards] + [a.learner_id for a in pathway_awards]
+    profiles: dict[str, dict[str, Any] | None] = dict.fromkeys(learners)
+    profiles.update(dict(row["profiles"] or ()))
+    existing = {t[1]: CredentialRow(*t) for t in row["credentials"] or ()}
+    lineages = {a.award_id: [a] for a in awards if a.supersedes is None and a.superseded_by is None}
+    linked = [a.award_id for a in awards if a.award_id not in lineages]
+    if linked:
+        lineages.update(await inputs.linked_lineages(conn, linked))
+        existing.update(await _credentials_of(conn, sorted({a.award_id for i in linked for a in lineages.get(i, ())})))
+    return _Claimed(
+        lineages=lineages,
+        pathway_awards={a.award_id: a for a in pathway_awards},
+        existing=existing,
+        causes=contexts_following(row["causes"] or ()),
+        profiles=profiles,
+    )
+
+
+@dataclass
 class _Planned:
     """One credential to issue, from gathered inputs to signed document."""
 
@@ -205,11 +268,12 @@ class _Reservations:
         self.pool = pool
         self.reserved: list[status_lists.StatusEntry] = []
         self.kept: set[status_lists.StatusEntry] = set()
+        self.unsigned: set[str] = set()  # lists that lent entries while not signed as they stood (new ones)
 
     async def allocate(self, issuer_id: str, credential_ids: list[str]) -> dict[str, status_lists.StatusEntry]:
         async with self.pool.acquire(timeout=_ACQUIRE_TIMEOUT) as conn, conn.transaction():
             await conn.execute(f"SET LOCAL lock_timeout = '{_RESERVE_LOCK_TIMEOUT}'")
-            entries = await status_lists.allocate(conn, issuer_id, credential_ids)
+            entries = await status_lists.allocate(conn, issuer_id, credential_ids, unsigned=self.unsigned)
         self.reserved.extend(entries.values())
         return entries
 
@@ -364,7 +428,8 @@ class IssuancePipeline:
         pathway = sorted({r.award_id for r in rows if r.award_kind == "pathway"})
 
         # --- what must exist: micro-credential lineages (by their head) and pathway awards
-        lineage_of = await inputs.lineages(conn, micro)
+        claimed = await _read_claimed(conn, micro, pathway, [r.event_id for r in rows])
+        lineage_of = claimed.lineages
         heads: dict[str, list[AwardRow]] = {}
         blocker: dict[str, str] = {}  # queue award id -> the award whose issuance it waits for
         for award_id in micro:
@@ -372,11 +437,10 @@ class IssuancePipeline:
             if lineage:
                 heads[lineage[-1].award_id] = lineage
                 blocker[award_id] = lineage[-1].award_id
-        pathway_awards = await inputs.pathway_awards(conn, pathway)
+        pathway_awards = claimed.pathway_awards
         blocker.update({award_id: award_id for award_id in pathway_awards})
-        lineage_awards = {a.award_id for lineage in heads.values() for a in lineage}
-        existing = await _credentials_of(conn, sorted(lineage_awards | set(pathway_awards)))
-        causes = await self.store.following(conn, [r.event_id for r in rows])
+        existing = claimed.existing
+        causes = claimed.causes
         head_of = {a.award_id: head_id for head_id, lineage in heads.items() for a in lineage}
 
         def cause_of(award_id: str) -> MessageContext | None:
@@ -394,7 +458,7 @@ class IssuancePipeline:
         failures: dict[str, str] = {}
         to_sign: set[str] = set()  # status lists that got entries: new ones are signed before commit
         planned: list[_Planned] = []
-        shared = inputs.SharedInputs(known=self.definitions)
+        shared = inputs.SharedInputs(known=self.definitions, profiles=claimed.profiles)
         to_issue = [h for h, lineage in sorted(heads.items()) if lineage[-1].status == "active" and h not in existing]
         to_issue_pathways = [pw for a, pw in pathway_awards.items() if pw.status == "active" and a not in existing]
         await shared.prefetch_learners(
@@ -405,7 +469,9 @@ class IssuancePipeline:
                 planned.append(await self._plan_micro_credential(conn, heads[head_id], existing, shared))
             except MissingInput as exc:
                 failures[head_id] = str(exc)
-        failures.update(await self._issue(conn, planned, existing, now, result, reservations, cause_of, to_sign))
+        failures.update(
+            await self._issue(conn, planned, existing, now, result, reservations, cause_of, to_sign, shared.sealed_keys)
+        )
         # pathways second: they bundle the micro-credentials, including those issued just now
         planned = []
         for award_id, pw in sorted(pathway_awards.items()):
@@ -414,7 +480,9 @@ class IssuancePipeline:
                     planned.append(await self._plan_pathway(conn, pw, shared))
                 except MissingInput as exc:
                     failures[award_id] = str(exc)
-        failures.update(await self._issue(conn, planned, existing, now, result, reservations, cause_of, to_sign))
+        failures.update(
+            await self._issue(conn, planned, existing, now, result, reservations, cause_of, to_sign, shared.sealed_keys)
+        )
 
         # --- what must end: older credentials of a lineage, credentials of revoked awards
         appends: list[Append] = []
@@ -454,19 +522,11 @@ class IssuancePipeline:
                 await end(credential, None, pw.revocation_reason or "pathway award revoked")
         await self.store.append_many(conn, appends)
         # last: the only status-list row locks this transaction takes (after every reservation).
-        # Lists that only lent entries need signing only when new: the open list is not locked
-        # by every batch (other batches reserve entries from it meanwhile).
+        # Lists that only lent entries need signing only when new (the reservation said so): the
+        # open list is not locked by every batch (other batches reserve entries from it meanwhile).
         await status_lists.touch(conn, sorted(touched))
-        lent = sorted(to_sign - touched)
-        new_lists = (
-            await conn.fetch(
-                "SELECT list_id FROM status_lists WHERE list_id = ANY($1::text[]) AND version > signed_version", lent
-            )
-            if lent
-            else []
-        )
         await status_credential.sign_lists(
-            conn, self.kek, self.dids, sorted(touched | {r["list_id"] for r in new_lists})
+            conn, self.kek, self.dids, sorted(touched | (to_sign & reservations.unsigned))
         )
 
         # --- the queue: done, or deferred with the reason
@@ -596,13 +656,17 @@ class IssuancePipeline:
         reservations: _Reservations,
         cause_of: Callable[[str], MessageContext | None],
         list_ids: set[str],
+        sealed_keys: dict[str, Any],
     ) -> dict[str, str]:
         """Issue every planned credential in one go; returns award id -> error for those that failed.
-        Adds the status lists it took entries from to ``list_ids`` (signed in the batch's last step)."""
+        Adds the status lists it took entries from to ``list_ids`` (signed in the batch's last step).
+        ``sealed_keys``: the signers' active keys as read with their profiles (the others are read here)."""
         if not planned:
             return {}
         signer_ids = sorted({i for p in planned for i in p.signer_ids})
-        keys = await key_store.signing_keys(conn, self.kek, signer_ids)
+        keys = key_store.open_keys(self.kek, [sealed_keys[i] for i in signer_ids if i in sealed_keys])
+        if unread := [i for i in signer_ids if i not in keys]:
+            keys.update(await key_store.signing_keys(conn, self.kek, unread))
         missing = [i for i in signer_ids if i not in keys]
         if missing:  # an institution's first credential (the idle round usually made its key before)
             await key_store.ensure_keys(conn, self.kek, missing)

@@ -8,7 +8,9 @@ into a rotation; the unique indexes would refuse the loser anyway.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from tessera_credential.keys.did import PublicKeyRecord
 from tessera_credential.keys.sealing import KeyEncryptionError, KeyEncryptionKey
@@ -92,6 +94,12 @@ async def signing_keys(conn: Conn, kek: KeyEncryptionKey, institution_ids: list[
            WHERE institution_id = ANY($1::text[]) AND retired_at IS NULL""",
         sorted(set(institution_ids)),
     )
+    return open_keys(kek, rows)
+
+
+def open_keys(kek: KeyEncryptionKey, rows: Iterable[Any]) -> dict[str, SigningKey]:
+    """Open active key rows (``institution_id, key_number, public_key, sealed_secret, kek_id``) read
+    by :func:`signing_keys` or by a statement of the caller's that reads them with more."""
     keys = {}
     for r in rows:
         if r["kek_id"] != kek.kek_id:

@@ -74,33 +74,59 @@ async def _open_list(conn: Conn, issuer_id: str, size: int) -> str:
 
 
 async def allocate(
-    conn: Conn, issuer_id: str, credential_ids: list[str], *, size: int = LIST_SIZE
+    conn: Conn, issuer_id: str, credential_ids: list[str], *, size: int = LIST_SIZE, unsigned: set[str] | None = None
 ) -> dict[str, StatusEntry]:
-    """A random, unique status-list entry for each credential id (in the caller's transaction)."""
+    """A random, unique status-list entry for each credential id (in the caller's transaction).
+
+    Usually one statement: the open list's entries are counted and drawn together; a list to open,
+    a closing list or an index drawn twice take more. ``unsigned`` collects the lists that lent
+    entries and were not signed as they stood when they did (a new list: its first signature is
+    due; whoever signs re-checks under the list's lock, :func:`..credential.sign_list`)."""
     result: dict[str, StatusEntry] = {}
     pending = list(credential_ids)
     while pending:
-        list_id, taken = await _reserve_exact(conn, issuer_id, len(pending), size)
+        list_id, taken, drawn, needs_signing = await _reserve_and_draw(conn, issuer_id, pending, size)
+        if needs_signing and unsigned is not None:
+            unsigned.add(list_id)
         batch, pending = pending[:taken], pending[taken:]
-        result.update(await _draw(conn, list_id, batch, size))
+        result.update(drawn)
+        if missing := [c for c in batch if c not in drawn]:
+            result.update(await _draw(conn, list_id, missing, size))
     return result
 
 
-async def _reserve_exact(conn: Conn, issuer_id: str, wanted: int, size: int) -> tuple[str, int]:
-    """Up to ``wanted`` entries of the issuer's open list: found, locked and counted in one statement;
-    a list is created first when none is open (or the open one closed while this one waited)."""
+async def _reserve_and_draw(
+    conn: Conn, issuer_id: str, wanted: list[str], size: int
+) -> tuple[str, int, dict[str, StatusEntry], bool]:
+    """Up to ``len(wanted)`` entries of the issuer's open list: found, locked, counted and drawn in
+    one statement (the first ``n`` credentials get a random index each; one drawn twice is drawn
+    again by the caller); a list is created first when none is open (or the open one closed while
+    this one waited). Returns (list, n, the entries drawn, whether the list needs signing)."""
     while True:
         row = await conn.fetchrow(
-            """WITH cur AS (SELECT list_id, least($2, capacity - allocated) AS n FROM status_lists
-                            WHERE issuer_id = $1 AND purpose = $3 AND open FOR UPDATE)
-               UPDATE status_lists s SET allocated = s.allocated + cur.n, open = s.allocated + cur.n < s.capacity
-               FROM cur WHERE s.list_id = cur.list_id AND cur.n > 0 RETURNING cur.list_id, cur.n""",
+            """WITH cur AS (SELECT list_id, least(cardinality($2::text[]), capacity - allocated) AS n
+                            FROM status_lists WHERE issuer_id = $1 AND purpose = $3 AND open FOR UPDATE),
+                    taken AS (UPDATE status_lists s SET allocated = s.allocated + cur.n,
+                                                        open = s.allocated + cur.n < s.capacity
+                              FROM cur WHERE s.list_id = cur.list_id AND cur.n > 0
+                              RETURNING cur.list_id, cur.n, s.version > s.signed_version AS unsigned),
+                    drawn AS (INSERT INTO status_list_entries (list_id, status_index, credential_id)
+                              SELECT taken.list_id, u.i, u.c
+                              FROM taken, unnest($4::int[], $2::text[]) WITH ORDINALITY AS u(i, c, o)
+                              WHERE u.o <= taken.n
+                              ON CONFLICT (list_id, status_index) DO NOTHING RETURNING credential_id, status_index)
+               SELECT taken.list_id, taken.n, taken.unsigned,
+                      (SELECT array_agg(ROW(credential_id, status_index)) FROM drawn) AS drawn
+               FROM taken""",
             issuer_id,
             wanted,
             PURPOSE,
+            [secrets.randbelow(size) for _ in wanted],
         )
         if row is not None:
-            return str(row["list_id"]), int(row["n"])
+            list_id = str(row["list_id"])
+            drawn = {c: StatusEntry(list_id, i) for c, i in row["drawn"] or ()}
+            return list_id, int(row["n"]), drawn, bool(row["unsigned"])
         await _open_list(conn, issuer_id, size)
 
 
