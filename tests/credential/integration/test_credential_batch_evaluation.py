@@ -8,6 +8,7 @@ so the batch's contents are fixed rather than left to how JetStream happens to s
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -207,3 +208,52 @@ async def test_learners_in_different_offerings_of_one_batch_are_each_decided_on_
 
 
 _EVALUATED = "SELECT evaluated_by, outcome FROM award_learner_offerings WHERE learner_id = $1 AND offering_id = $2"
+
+
+async def test_a_batch_logs_its_results_at_once_and_decides_each_as_one_by_one(servers, namespace, tokens):
+    """The hook logs the batch's result events in one statement and stores each component's first
+    result; each handler decides against what the batch's earlier events left. The same events one
+    per batch (each logged alone) leave the same results: which event applied, its grade, and when
+    the stated grade was established (a correction to the same grade keeps the time)."""
+    a = Assessment()
+    histories: dict[str, list[Envelope]] = {}
+    for learner in ("ivy", "jo"):
+        recorded = a.record(learner, "off-a", "C1", 0.9)
+        same = a.correct(learner, "off-a", "C1", assessed_on=date(2026, 1, 16))  # the same grade: fact_at kept
+        other = a.record(learner, "off-a", "C2", 0.7)
+        lower = a.correct(learner, "off-a", "C2", 0.55)
+        withdrawn = a.record(learner, "off-a", "C3", 0.8)
+        gone = a.withdraw(learner, "off-a", "C3")
+        # arrival order: C2's newer event before its older one (the older is stale)
+        histories[learner] = [recorded, same, lower, other, withdrawn, gone]
+    async with credential_service(servers, namespace, tokens) as svc:
+        await two_editions(servers, namespace, svc, ["ivy", "jo"])
+        prepared = await run_batch(svc, histories["ivy"])
+        assert prepared.results.logged == {e.id for e in histories["ivy"]}
+        assert prepared.results.first == {histories["ivy"][i].id for i in (0, 2, 4)}  # each component's first
+        for envelope in histories["jo"]:
+            await run_batch(svc, [envelope])
+        stood = {}
+        for learner, events in histories.items():
+            index = {e.id: i for i, e in enumerate(events)}
+            times = {e.id: e.time for e in events}
+            found = await rows(
+                svc,
+                """SELECT component_code, effective, fact_at, event_id FROM award_results
+                   WHERE learner_id = $1 ORDER BY component_code""",
+                learner,
+            )
+            stood[learner] = [
+                (
+                    r["component_code"],
+                    r["effective"] and r["effective"]["grade"],
+                    index[r["event_id"]],
+                    next(index[i] for i, t in times.items() if t == r["fact_at"]),
+                )
+                for r in found
+            ]
+            logged = await rows(svc, "SELECT count(*) AS n FROM award_result_events WHERE learner_id = $1", learner)
+            assert logged == [{"n": 6}]
+        assert [(c, i, t) for c, _, i, t in stood["ivy"]] == [("C1", 1, 0), ("C2", 2, 2), ("C3", 5, 5)]
+        assert stood["ivy"][2][1] is None and stood["ivy"][1][1] != stood["ivy"][0][1]
+        assert [(c, g, i, t) for c, g, i, t in stood["ivy"]] == [(c, g, i, t) for c, g, i, t in stood["jo"]]

@@ -342,53 +342,95 @@ async def advance_enrolment(
 # ----------------------------------------------------------------------------------- assessment
 
 
-async def log_result_event(
-    conn: Conn,
-    *,
-    learner_id: str,
-    offering_id: str,
-    component: str,
-    kind: str,
-    result_id: str,
-    attempt: int,
-    effective: EffectiveResult | None,
-    pos: Position,
-) -> tuple[tuple[EffectiveResult | None, datetime, Position] | None, bool]:
-    """Log the result event and return the component's current result as it stood before it, and
-    whether this event's ``effective`` was stored as the component's first result (one statement:
-    the log and the read are both needed for every result event, and a component's first result
-    needs no ordering guard — stored at the event's position and time, as :func:`save_result` would)."""
+CurrentResult = tuple[EffectiveResult | None, datetime, Position]  # (effective, fact_at, applied event)
+ComponentKey = tuple[str, str, str]  # (learner_id, offering_id, component_code)
+
+
+@dataclass(frozen=True)
+class ResultEvent:
+    """A result event as :func:`log_result_events` logs it."""
+
+    learner_id: str
+    offering_id: str
+    component: str
+    kind: str
+    result_id: str
+    attempt: int
+    effective: EffectiveResult | None
+    pos: Position
+
+
+@dataclass(frozen=True)
+class ResultLog:
+    """What :func:`log_result_events` did for a batch of result events.
+
+    ``current``: each component's result as it stood before the batch; the handlers keep it up to
+    date as they apply the batch's events in order, so each event is decided
+    against what the events before it left, as when each is logged alone."""
+
+    logged: frozenset[str]  # event ids
+    first: frozenset[str]  # events stored as their component's first result
+    current: dict[ComponentKey, CurrentResult]
+
+
+async def log_result_events(conn: Conn, events: Sequence[ResultEvent]) -> ResultLog:
+    """Log a batch's result events (the learners locked) in one statement, store each component's
+    first result where it has none (its first event in the batch, as :func:`log_result_event` would
+    for it alone), and read every component's result as it stood before (the statement's snapshot
+    does not see its own inserts)."""
+    if not events:
+        return ResultLog(frozenset(), frozenset(), {})
     r = await conn.fetchrow(
-        """WITH logged AS (
+        """WITH batch AS (
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                    $7::int[], $8::text[], $9::bigint[], $10::timestamptz[], $11::jsonb[])
+                   WITH ORDINALITY AS u(event_id, learner_id, offering_id, component_code, kind, result_id, attempt,
+                                        source_stream, seq, at, effective, o)
+           ), logged AS (
                INSERT INTO award_result_events (event_id, learner_id, offering_id, component_code, kind, result_id,
                                                 attempt, source_stream, seq, at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING
+               SELECT event_id, learner_id, offering_id, component_code, kind, result_id, attempt, source_stream,
+                      seq, at
+               FROM batch ORDER BY o ON CONFLICT DO NOTHING
            ), first AS (
                INSERT INTO award_results (learner_id, offering_id, component_code, effective, fact_at, source_stream,
                                           seq, at, event_id)
-               VALUES ($2, $3, $4, $11, $10, $8, $9, $10, $1) ON CONFLICT DO NOTHING
-               RETURNING 1
+               SELECT DISTINCT ON (learner_id, offering_id, component_code)
+                      learner_id, offering_id, component_code, effective, at, source_stream, seq, at, event_id
+               FROM batch ORDER BY learner_id, offering_id, component_code, o
+               ON CONFLICT DO NOTHING RETURNING event_id
            )
-           SELECT EXISTS (SELECT FROM first) AS first, r.effective, r.fact_at, r.source_stream, r.seq, r.at, r.event_id
-           FROM (SELECT) AS one LEFT JOIN award_results r
-               ON r.learner_id = $2 AND r.offering_id = $3 AND r.component_code = $4""",
-        pos.event_id,
-        learner_id,
-        offering_id,
-        component,
-        kind,
-        result_id,
-        attempt,
-        pos.stream,
-        pos.seq,
-        pos.at,
-        effective.model_dump(mode="json") if effective is not None else None,
+           SELECT (SELECT array_agg(event_id) FROM first) AS first,
+                  (SELECT array_agg(ROW(r.learner_id, r.offering_id, r.component_code, r.effective, r.fact_at,
+                                        r.source_stream, r.seq, r.at, r.event_id))
+                   FROM award_results r
+                   WHERE (r.learner_id, r.offering_id, r.component_code)
+                         IN (SELECT learner_id, offering_id, component_code FROM batch)) AS current""",
+        [e.pos.event_id for e in events],
+        [e.learner_id for e in events],
+        [e.offering_id for e in events],
+        [e.component for e in events],
+        [e.kind for e in events],
+        [e.result_id for e in events],
+        [e.attempt for e in events],
+        [e.pos.stream for e in events],
+        [e.pos.seq for e in events],
+        [e.pos.at for e in events],
+        [e.effective.model_dump(mode="json") if e.effective is not None else None for e in events],
     )
     assert r is not None
-    if r["event_id"] is None:  # no result stood before this event
-        return None, bool(r["first"])
-    before = EffectiveResult.model_validate(r["effective"]) if r["effective"] is not None else None
-    return (before, r["fact_at"], _position(r)), False
+    current: dict[ComponentKey, CurrentResult] = {}
+    for learner, offering, component, effective, fact_at, stream, seq, at, event_id in r["current"] or ():
+        before = EffectiveResult.model_validate(effective) if effective is not None else None
+        current[(learner, offering, component)] = (before, fact_at, Position(stream, seq, at, event_id))
+    return ResultLog(frozenset(e.pos.event_id for e in events), frozenset(r["first"] or ()), current)
+
+
+async def log_result_event(conn: Conn, event: ResultEvent) -> tuple[CurrentResult | None, bool]:
+    """:func:`log_result_events` for one event: the component's result as it stood before it, and
+    whether this event was stored as the component's first result."""
+    log = await log_result_events(conn, [event])
+    return log.current.get((event.learner_id, event.offering_id, event.component)), event.pos.event_id in log.first
 
 
 async def save_result(

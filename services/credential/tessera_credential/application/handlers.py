@@ -73,7 +73,10 @@ def _aware(at: datetime) -> datetime:
 
 
 def position(delivery: Delivery) -> Position:
-    env = delivery.envelope
+    return position_of(delivery.envelope)
+
+
+def position_of(env: Envelope) -> Position:
     return Position(env.subject, env.streamversion, _aware(env.time), env.id)
 
 
@@ -90,6 +93,7 @@ class LearnerBatch(state.LockedLearners):
 
     touched: dict[state.LearnerOfferingKey, Cause] = field(default_factory=dict)
     recorded: frozenset[state.LearnerOfferingKey] = frozenset()
+    results: state.ResultLog = field(default_factory=lambda: state.ResultLog(frozenset(), frozenset(), {}))
 
 
 async def _record(d: Delivery, learner_id: str, offering_id: str) -> None:
@@ -225,23 +229,33 @@ async def on_result(event: ResultRecorded | ResultCorrected | ResultWithdrawn, d
     learner, offering, component = event.learner_id, event.offering_id, event.component_code
     await state.lock_learner(d.conn, learner, d.prepared)
     await _record(d, learner, offering)
-    current, first = await state.log_result_event(
-        d.conn,
-        learner_id=learner,
-        offering_id=offering,
-        component=component,
+    batch = d.prepared.results if isinstance(d.prepared, LearnerBatch) else None
+    if batch is not None and pos.event_id in batch.logged:  # the batch hook logged it with the others
+        current, first = batch.current.get((learner, offering, component)), pos.event_id in batch.first
+    else:
+        current, first = await state.log_result_event(d.conn, _result_event(event, pos))
+    newer = current is None or pos.is_after(current[2])
+    fact_at = pos.at
+    if newer and not first:  # (the component's first result was stored with the log)
+        if current is not None and states_the_same(current[0], event.effective):
+            fact_at = current[1]
+        await state.save_result(d.conn, learner, offering, component, event.effective, fact_at, pos)
+    if batch is not None and newer:  # what the batch's next event of this component is decided against
+        batch.current[(learner, offering, component)] = (event.effective, fact_at, pos)
+    await _reevaluate(d, learner, offering, changed=newer)
+
+
+def _result_event(event: ResultRecorded | ResultCorrected | ResultWithdrawn, pos: Position) -> state.ResultEvent:
+    return state.ResultEvent(
+        learner_id=event.learner_id,
+        offering_id=event.offering_id,
+        component=event.component_code,
         kind=_KIND[type(event)],
         result_id=event.result_id,
         attempt=event.attempt,
         effective=event.effective,
         pos=pos,
     )
-    newer = current is None or pos.is_after(current[2])
-    if newer and not first:  # (the component's first result was stored with the log)
-        unchanged = current is not None and states_the_same(current[0], event.effective)
-        fact_at = current[1] if current is not None and unchanged else pos.at
-        await state.save_result(d.conn, learner, offering, component, event.effective, fact_at, pos)
-    await _reevaluate(d, learner, offering, changed=newer)
 
 
 async def on_attendance(event: AttendanceRecorded, d: Delivery) -> None:
@@ -279,7 +293,16 @@ async def lock_batch(conn: Conn, events: Sequence[tuple[Event, Envelope]]) -> Le
     }
     learners = [lr for event, _ in events if (lr := learner_of(event)) is not None]
     locked = await state.lock_learners(conn, learners, recording=recorded)
-    return LearnerBatch(locked.learner_ids, recorded=frozenset(recorded))
+    # the batch's result events logged together, once their learners are locked (a statement of
+    # its own: one that also locked would read from a snapshot taken before the locks)
+    results = [
+        _result_event(event, position_of(env))
+        for event, env in events
+        if isinstance(event, ResultRecorded | ResultCorrected | ResultWithdrawn)
+    ]
+    return LearnerBatch(
+        locked.learner_ids, recorded=frozenset(recorded), results=await state.log_result_events(conn, results)
+    )
 
 
 async def evaluate_batch(conn: Conn, store: EventStore, prepared: object) -> None:
