@@ -203,8 +203,9 @@ async def _read_claimed(conn: Conn, micro: list[str], pathway: list[str], event_
             SELECT (SELECT array_agg(ROW(c.*)) FROM c) AS credentials,
                    (SELECT array_agg(ROW(a.*)) FROM a) AS awards,
                    (SELECT array_agg(ROW(p.*)) FROM p) AS pathway_awards,
-                   (SELECT array_agg(ROW(l.learner_id, l.profile)) FROM award_learners l
-                    WHERE l.learner_id IN (SELECT learner_id FROM a UNION SELECT learner_id FROM p)) AS profiles,
+                   (SELECT array_agg(ROW(l.learner_id, l.profile)) FROM award_learners l  -- by key, not a join
+                    WHERE l.learner_id = ANY(ARRAY(SELECT learner_id FROM a UNION SELECT learner_id FROM p)))
+                       AS profiles,
                    (SELECT array_agg(ROW(e.event_id::text, e.metadata)) FROM events e
                     WHERE e.event_id = ANY($4::uuid[])) AS causes""",
         micro,
