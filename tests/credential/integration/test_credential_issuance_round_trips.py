@@ -34,7 +34,7 @@ def _count_round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return sent
 
 
-async def test_a_batch_of_one_credential_reads_what_its_award_stands_on_in_one_statement(pool, monkeypatch):
+async def test_a_batch_of_one_credential_claims_and_reads_what_its_award_stands_on_in_one_statement(pool, monkeypatch):
     await one_issued(pool)  # the consortium's keys and open status list exist, as in a running service
     issuance = pipeline(pool)
     async with pool.acquire() as conn:
@@ -51,8 +51,7 @@ async def test_a_batch_of_one_credential_reads_what_its_award_stands_on_in_one_s
         assert (await credential_of(conn, award_id))["status"] == "active"
     assert [s.split()[0] for s in sent] == [
         "BEGIN;",
-        "SELECT",  # the claim
-        "WITH",  # the award, its credentials (locked), the causing event, the learner
+        "WITH",  # the claim, the award, its credentials (locked), the causing event, the learner
         "SELECT",  # the awarding bodies and their keys
         "BEGIN;",  # the reservation's own transaction:
         "SET",

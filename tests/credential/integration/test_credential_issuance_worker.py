@@ -27,9 +27,9 @@ def claims(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     original = pipeline_module.claim
 
     async def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
-        rows = await original(*args, **kwargs)
-        seen.append(len(rows))
-        return rows
+        claimed = await original(*args, **kwargs)
+        seen.append(len(claimed.rows))
+        return claimed
 
     monkeypatch.setattr(pipeline_module, "claim", counting)
     return seen

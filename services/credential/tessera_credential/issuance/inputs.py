@@ -300,15 +300,6 @@ class PathwayInputs:
         return (self.issuer_id, *self.co_awarder_ids)
 
 
-async def pathway_awards(conn: Conn, award_ids: list[str]) -> dict[str, PathwayAwardRow]:
-    if not award_ids:  # most batches hold micro-credential awards only
-        return {}
-    rows = await conn.fetch(
-        f"SELECT {PATHWAY_AWARD_COLUMNS} FROM pathway_awards WHERE award_id = ANY($1::uuid[])", award_ids
-    )
-    return {r["award_id"]: pathway_award_row(r) for r in rows}
-
-
 PATHWAY_AWARD_COLUMNS = """award_id::text, learner_id, pathway_id, pathway_version, status,
                            constituent_award_ids::text[] AS constituents, explanation, awarded_at, revocation_reason"""
 PATHWAY_AWARD_FIELDS = (

@@ -5,7 +5,8 @@ one batch's database work overlaps another's signing; signing runs in worker pro
 (``processes.SigningPool``, ``ISSUANCE_PROCESSES``). One batch = one transaction:
 
 1. claim up to ``batch_size`` rows of ``issuance_queue`` (``FOR UPDATE SKIP LOCKED``, oldest first,
-   skipping rows whose retry time has not come);
+   skipping rows whose retry time has not come), reading what their awards stand on in the same
+   statement (:func:`claim`);
 2. for each row's award, load its whole supersession lineage and reconcile the lineage's
    credentials with the awards as they are *now* (not as the row's action says — rows of one award
    may be claimed out of order after a retry, and the current state is what must be true):
@@ -45,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -144,21 +145,6 @@ class BatchResult:
     ended: list[str] = field(default_factory=list)
 
 
-async def claim(conn: Conn, limit: int, *, only: int | None = None) -> list[QueueRow]:
-    rows = await conn.fetch(
-        """SELECT q.id, q.award_kind, q.action, q.award_id::text, q.event_id::text, q.attempts
-           FROM issuance_queue q LEFT JOIN issuance_deferrals d ON d.queue_id = q.id
-           WHERE q.done_at IS NULL AND q.award_kind = ANY($2::text[])
-             AND (d.not_before IS NULL OR d.not_before <= clock_timestamp())
-             AND ($3::bigint IS NULL OR q.id = $3)
-           ORDER BY q.id LIMIT $1 FOR UPDATE OF q SKIP LOCKED""",
-        limit,
-        list(SUPPORTED_KINDS),
-        only,
-    )
-    return [QueueRow(r["id"], r["award_kind"], r["action"], r["award_id"], r["event_id"], r["attempts"]) for r in rows]
-
-
 async def _credentials_of(conn: Conn, award_ids: list[str]) -> dict[str, CredentialRow]:
     rows = await conn.fetch(
         """SELECT credential_id, award_id, learner_id, status, status_list_id FROM issued_credentials
@@ -175,8 +161,9 @@ async def _credentials_of(conn: Conn, award_ids: list[str]) -> dict[str, Credent
 
 @dataclass
 class _Claimed:
-    """What a batch's claimed awards stand on (:func:`_read_claimed`)."""
+    """A batch's claimed queue rows and what their awards stand on (:func:`claim`)."""
 
+    rows: list[QueueRow]
     lineages: dict[str, list[AwardRow]]  # micro-credential award -> its lineage, oldest first
     pathway_awards: dict[str, inputs.PathwayAwardRow]
     existing: dict[str, CredentialRow]  # by award id, locked
@@ -184,34 +171,45 @@ class _Claimed:
     profiles: dict[str, dict[str, Any] | None]  # the awards' learners, as stored (None: not received)
 
 
-async def _read_claimed(conn: Conn, micro: list[str], pathway: list[str], event_ids: list[str]) -> _Claimed:
-    """The claimed awards, the credentials of those that stand alone and of the pathway awards
-    (locked, in ``credential_id`` order as :func:`_credentials_of`), the queue rows' causing events
-    and the awards' learners: one statement.
+async def claim(conn: Conn, limit: int, *, only: int | None = None) -> _Claimed:
+    """Claim up to ``limit`` queue rows (``only``: that row) and read what their awards stand on, in
+    one statement: the awards and pathway awards, the credentials of those that stand alone and of
+    the pathway awards (locked, in ``credential_id`` order as :func:`_credentials_of`), the rows'
+    causing events and the awards' learners.
 
     Most awards stand alone (nothing superseded, nothing supersedes them): their lineage is the award
     itself. Only the others take more statements: the lineage's walk, then the lock of all its
     credentials in one statement (as before, so two batches never lock one lineage's credentials
     in different orders)."""
     row = await conn.fetchrow(
-        f"""WITH a AS (SELECT {inputs.AWARD_COLUMNS} FROM awards a WHERE a.award_id = ANY($1::uuid[])),
-                 p AS (SELECT {inputs.PATHWAY_AWARD_COLUMNS} FROM pathway_awards WHERE award_id = ANY($2::uuid[])),
+        f"""WITH q AS (SELECT q.id, q.award_kind, q.action, q.award_id, q.event_id, q.attempts
+                       FROM issuance_queue q LEFT JOIN issuance_deferrals d ON d.queue_id = q.id
+                       WHERE q.done_at IS NULL AND q.award_kind = ANY($2::text[])
+                         AND (d.not_before IS NULL OR d.not_before <= clock_timestamp())
+                         AND ($3::bigint IS NULL OR q.id = $3)
+                       ORDER BY q.id LIMIT $1 FOR UPDATE OF q SKIP LOCKED),
+                 a AS (SELECT {inputs.AWARD_COLUMNS} FROM awards a
+                       WHERE a.award_id = ANY(ARRAY(SELECT award_id FROM q WHERE award_kind = 'micro_credential'))),
+                 p AS (SELECT {inputs.PATHWAY_AWARD_COLUMNS} FROM pathway_awards
+                       WHERE award_id = ANY(ARRAY(SELECT award_id FROM q WHERE award_kind = 'pathway'))),
                  c AS (SELECT credential_id, award_id, learner_id, status, status_list_id FROM issued_credentials
                        WHERE award_id = ANY(ARRAY(SELECT award_id FROM a
-                                                  WHERE supersedes IS NULL AND superseded_by IS NULL) || $3::text[])
+                                                  WHERE supersedes IS NULL AND superseded_by IS NULL
+                                                  UNION ALL SELECT award_id FROM p))
                        ORDER BY credential_id FOR UPDATE)
-            SELECT (SELECT array_agg(ROW(c.*)) FROM c) AS credentials,
+            SELECT (SELECT array_agg(ROW(q.id, q.award_kind, q.action, q.award_id::text, q.event_id::text, q.attempts)
+                                     ORDER BY q.id) FROM q) AS claimed,
+                   (SELECT array_agg(ROW(c.*)) FROM c) AS credentials,
                    (SELECT array_agg(ROW(a.*)) FROM a) AS awards,
                    (SELECT array_agg(ROW(p.*)) FROM p) AS pathway_awards,
                    (SELECT array_agg(ROW(l.learner_id, l.profile)) FROM award_learners l  -- by key, not a join
                     WHERE l.learner_id = ANY(ARRAY(SELECT learner_id FROM a UNION SELECT learner_id FROM p)))
                        AS profiles,
                    (SELECT array_agg(ROW(e.event_id::text, e.metadata)) FROM events e
-                    WHERE e.event_id = ANY($4::uuid[])) AS causes""",
-        micro,
-        pathway,
-        pathway,
-        sorted(set(event_ids)),
+                    WHERE e.event_id = ANY(ARRAY(SELECT event_id FROM q))) AS causes""",
+        limit,
+        list(SUPPORTED_KINDS),
+        only,
     )
     assert row is not None
     awards = [inputs.award_row(dict(zip(inputs.AWARD_FIELDS, t, strict=True))) for t in row["awards"] or ()]
@@ -229,6 +227,7 @@ async def _read_claimed(conn: Conn, micro: list[str], pathway: list[str], event_
         lineages.update(await inputs.linked_lineages(conn, linked))
         existing.update(await _credentials_of(conn, sorted({a.award_id for i in linked for a in lineages.get(i, ())})))
     return _Claimed(
+        rows=[QueueRow(*t) for t in row["claimed"] or ()],
         lineages=lineages,
         pathway_awards={a.award_id: a for a in pathway_awards},
         existing=existing,
@@ -348,12 +347,12 @@ class IssuancePipeline:
         committed = False
         try:
             async with pool.acquire() as conn, conn.transaction():
-                rows = await claim(conn, limit, only=only)
-                claimed += [r.id for r in rows]
+                batch = await claim(conn, limit, only=only)
+                claimed += [r.id for r in batch.rows]
                 if on_claim is not None:
-                    on_claim(len(rows))
-                if rows:
-                    await self.handle(conn, rows, reservations)
+                    on_claim(len(batch.rows))
+                if batch.rows:
+                    await self.handle(conn, batch, reservations)
             committed = True
         finally:
             await reservations.give_back(committed=committed)
@@ -419,17 +418,16 @@ class IssuancePipeline:
 
     # ------------------------------------------------------------------------------ one batch
 
-    async def handle(self, conn: Conn, rows: Sequence[QueueRow], reservations: _Reservations) -> BatchResult:
+    async def handle(self, conn: Conn, claimed: _Claimed, reservations: _Reservations) -> BatchResult:
+        rows = claimed.rows
         result = BatchResult()
         now = datetime.now(UTC)
         by_award: dict[str, list[QueueRow]] = {}
         for r in rows:
             by_award.setdefault(r.award_id, []).append(r)
         micro = sorted({r.award_id for r in rows if r.award_kind == "micro_credential"})
-        pathway = sorted({r.award_id for r in rows if r.award_kind == "pathway"})
 
         # --- what must exist: micro-credential lineages (by their head) and pathway awards
-        claimed = await _read_claimed(conn, micro, pathway, [r.event_id for r in rows])
         lineage_of = claimed.lineages
         heads: dict[str, list[AwardRow]] = {}
         blocker: dict[str, str] = {}  # queue award id -> the award whose issuance it waits for
