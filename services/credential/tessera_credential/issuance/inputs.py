@@ -99,7 +99,8 @@ def award_row(r: Any) -> AwardRow:
 
 async def linked_lineages(conn: Conn, award_ids: list[str]) -> dict[str, list[AwardRow]]:
     """For each award that superseded or was superseded, its whole supersession lineage, oldest first
-    (the head is the last one). An award that stands alone is its own lineage (no walk needed)."""
+    (the head is the last one), its awards locked ``FOR SHARE`` (see ``pipeline.claim``). An award
+    that stands alone is its own lineage (no walk needed)."""
     rows = await conn.fetch(
         f"""WITH RECURSIVE forward(award_id, start) AS (
                 SELECT award_id, award_id FROM awards WHERE award_id = ANY($1::uuid[])
@@ -113,7 +114,8 @@ async def linked_lineages(conn: Conn, award_ids: list[str]) -> dict[str, list[Aw
                           FROM awards a JOIN backward b ON a.award_id = b.award_id
                           WHERE a.supersedes IS NOT NULL AND b.depth < 100)
             SELECT b.start::text AS start, b.depth, {AWARD_COLUMNS}
-            FROM backward b JOIN awards a ON a.award_id = b.award_id ORDER BY b.start, b.depth DESC""",
+            FROM backward b JOIN awards a ON a.award_id = b.award_id ORDER BY b.start, b.depth DESC
+            FOR SHARE OF a""",
         award_ids,
     )
     out: dict[str, list[AwardRow]] = {}

@@ -177,10 +177,16 @@ async def claim(conn: Conn, limit: int, *, only: int | None = None) -> _Claimed:
     the pathway awards (locked, in ``credential_id`` order as :func:`_credentials_of`), the rows'
     causing events and the awards' learners.
 
+    The awards are locked ``FOR SHARE`` until the batch commits: the awarding engine ends an award
+    (supersedes, revokes) by updating its row, so a correction of an award being issued waits for
+    this batch, and the batch that handles the correction sees the credential and ends it. (Without
+    the lock another lane could handle the correction first, find no credential yet, and this
+    batch would then commit an active credential of an ended award.)
+
     Most awards stand alone (nothing superseded, nothing supersedes them): their lineage is the award
-    itself. Only the others take more statements: the lineage's walk, then the lock of all its
-    credentials in one statement (as before, so two batches never lock one lineage's credentials
-    in different orders)."""
+    itself. Only the others take more statements: the lineage's walk (which locks the lineage's
+    awards the same way), then the lock of all its credentials in one statement (as before, so two
+    batches never lock one lineage's credentials in different orders)."""
     row = await conn.fetchrow(
         f"""WITH q AS (SELECT q.id, q.award_kind, q.action, q.award_id, q.event_id, q.attempts
                        FROM issuance_queue q LEFT JOIN issuance_deferrals d ON d.queue_id = q.id
@@ -189,9 +195,11 @@ async def claim(conn: Conn, limit: int, *, only: int | None = None) -> _Claimed:
                          AND ($3::bigint IS NULL OR q.id = $3)
                        ORDER BY q.id LIMIT $1 FOR UPDATE OF q SKIP LOCKED),
                  a AS (SELECT {inputs.AWARD_COLUMNS} FROM awards a
-                       WHERE a.award_id = ANY(ARRAY(SELECT award_id FROM q WHERE award_kind = 'micro_credential'))),
+                       WHERE a.award_id = ANY(ARRAY(SELECT award_id FROM q WHERE award_kind = 'micro_credential'))
+                       FOR SHARE),
                  p AS (SELECT {inputs.PATHWAY_AWARD_COLUMNS} FROM pathway_awards
-                       WHERE award_id = ANY(ARRAY(SELECT award_id FROM q WHERE award_kind = 'pathway'))),
+                       WHERE award_id = ANY(ARRAY(SELECT award_id FROM q WHERE award_kind = 'pathway'))
+                       FOR SHARE),
                  c AS (SELECT credential_id, award_id, learner_id, status, status_list_id FROM issued_credentials
                        WHERE award_id = ANY(ARRAY(SELECT award_id FROM a
                                                   WHERE supersedes IS NULL AND superseded_by IS NULL
