@@ -82,3 +82,38 @@ async def test_an_award_ended_while_its_credential_is_signed_has_its_credential_
         assert found == {award_id: "revoked"}
     else:
         assert found == {award_id: "superseded", new_award_id: "active"}
+
+
+async def test_the_head_a_lineage_walk_found_waits_too(pool, monkeypatch):
+    """The batch claims only the older award's row (``supersede``); the award it issues, the head,
+    is found by the lineage walk, which locks it as well: its own supersession waits."""
+    await migrate(pool)
+    async with pool.acquire() as conn:
+        await seed_catalogue(conn)
+        await seed_learner(conn, "ana")
+        first_award = await award(conn, "ana")
+    await pipeline(pool).drain(pool)  # the first award's credential, the keys and the list exist
+    async with pool.acquire() as conn, conn.transaction():
+        head = await supersede(conn, first_award, "ana")
+    signing, release = pause_first_signing(monkeypatch)
+    walking = asyncio.create_task(pipeline(pool, batch_size=1).run_once(pool))  # claims the oldest row only
+    await asyncio.wait_for(signing.wait(), 30)
+
+    async def supersede_head() -> str:
+        async with pool.acquire() as conn, conn.transaction():
+            return await supersede(conn, head, "ana", score=0.95)
+
+    correction = asyncio.create_task(supersede_head())
+    await asyncio.sleep(0.5)
+    waited = not correction.done()
+    # another lane, meanwhile: the head's own row is claimable, but its share lock queues behind the
+    # waiting correction, so it goes on once the walking batch commits
+    other = asyncio.create_task(pipeline(pool).drain(pool))
+    await asyncio.sleep(0.5)
+    release.set()
+    await walking
+    await other
+    newest = await correction
+    await pipeline(pool).drain(pool)
+    assert waited, "the head's supersession waits for the batch issuing its credential"
+    assert await credentials(pool, "ana") == {first_award: "superseded", head: "superseded", newest: "active"}
