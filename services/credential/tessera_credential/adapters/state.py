@@ -372,14 +372,18 @@ class ResultLog:
     first: frozenset[str]  # events stored as their component's first result
     current: dict[ComponentKey, CurrentResult]
 
+    @classmethod
+    def empty(cls) -> ResultLog:
+        return cls(frozenset(), frozenset(), {})
+
 
 async def log_result_events(conn: Conn, events: Sequence[ResultEvent]) -> ResultLog:
     """Log a batch's result events (the learners locked) in one statement, store each component's
-    first result where it has none (its first event in the batch, as :func:`log_result_event` would
-    for it alone), and read every component's result as it stood before (the statement's snapshot
-    does not see its own inserts)."""
+    first result where it has none (its first event in the batch: what the events logged one by
+    one would store, a first result needing no ordering guard), and read every component's result
+    as it stood before (the statement's snapshot does not see its own inserts)."""
     if not events:
-        return ResultLog(frozenset(), frozenset(), {})
+        return ResultLog.empty()
     r = await conn.fetchrow(
         """WITH batch AS (
                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],

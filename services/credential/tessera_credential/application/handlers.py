@@ -93,7 +93,7 @@ class LearnerBatch(state.LockedLearners):
 
     touched: dict[state.LearnerOfferingKey, Cause] = field(default_factory=dict)
     recorded: frozenset[state.LearnerOfferingKey] = frozenset()
-    results: state.ResultLog = field(default_factory=lambda: state.ResultLog(frozenset(), frozenset(), {}))
+    results: state.ResultLog = field(default_factory=state.ResultLog.empty)  # the batch's result events
 
 
 async def _record(d: Delivery, learner_id: str, offering_id: str) -> None:
