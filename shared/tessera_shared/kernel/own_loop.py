@@ -5,7 +5,8 @@ credential service's issuance batches) waits, after each statement, for its turn
 service's event loop — behind every callback the consumers and the HTTP routes queued meanwhile.
 Under load one such turn takes tens of milliseconds, so a batch of twenty statements took ten
 times its own work. On a loop of its own the worker waits only for the interpreter's lock, which
-a busy thread hands over every ``sys.getswitchinterval()`` (5 ms).
+a busy thread hands over every ``sys.getswitchinterval()``: Python's 5 ms, which a service
+shortens (:func:`set_switch_interval`, ``SWITCH_INTERVAL_MS``).
 
 What runs on the own loop must own everything it awaits there (its own connection pool, its own
 asyncio objects): asyncio objects are bound to one loop and are not thread-safe. The owner
@@ -17,12 +18,24 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 
 import structlog
 
 log = structlog.get_logger(__name__)
+
+# A worker on its own loop needs the interpreter lock back after each statement it awaited; while the
+# service's main thread is busy it gets it only when the main thread is made to hand it over, after
+# the switch interval. A batch awaits some ten statements and its signing processes' answers, so at
+# Python's 5 ms a batch waited up to ~60 ms for the lock alone under load (docs/benchmarks.md, item 41).
+SWITCH_INTERVAL_MS = 1.0
+
+
+def set_switch_interval(milliseconds: float) -> None:
+    """How long a busy thread keeps the interpreter lock from a thread that waits for it."""
+    sys.setswitchinterval(milliseconds / 1000)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

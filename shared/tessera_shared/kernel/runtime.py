@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from tessera_shared.contract.topology import stream_name, subscriptions_of
-from tessera_shared.kernel import db, heap, migrations
+from tessera_shared.kernel import db, heap, migrations, own_loop
 from tessera_shared.kernel.consumer import Consumer, ConsumerSpec
 from tessera_shared.kernel.eventstore import EventStore
 from tessera_shared.kernel.nats import ConsumerPolicy, ensure_stream, stream_config
@@ -148,6 +148,7 @@ class Runtime:
             if self.definition.projections:
                 self._spawn("projections", self.projections.run)
         heap.settle(s.gc_young_threshold)  # start-up's objects live as long as the process
+        own_loop.set_switch_interval(s.switch_interval_ms)  # its threads (e.g. an OwnLoop) wait less
 
     def spawn(self, name: str, run: Callable[[], Awaitable[None]], stop: Callable[[], None] | None = None) -> None:
         """Run a background loop for the service's lifetime (restarted if it crashes).

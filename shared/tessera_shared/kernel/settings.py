@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tessera_shared.kernel import heap
+from tessera_shared.kernel import heap, own_loop
 
 
 class ServiceSettings(BaseSettings):
@@ -51,5 +51,11 @@ class ServiceSettings(BaseSettings):
         default=heap.YOUNG_THRESHOLD,
         ge=0,
         description="net allocations between young garbage collections (0: Python's 700)",
+    )
+    switch_interval_ms: float = Field(
+        default=own_loop.SWITCH_INTERVAL_MS,
+        gt=0,
+        le=100,
+        description="longest a busy thread keeps the interpreter lock from a waiting one (Python's: 5)",
     )
     run_background: bool = Field(default=True, description="run relay, consumers and projections in-process")

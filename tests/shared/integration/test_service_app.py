@@ -82,6 +82,8 @@ def consumer(s: ServiceDefinition) -> ServiceDefinition:
 async def test_event_crosses_services_with_its_correlation_id(servers, namespace, monkeypatch):
     settled: list[int] = []  # each started service settles its heap with its setting (kernel/heap.py)
     monkeypatch.setattr(runtime_module.heap, "settle", settled.append)
+    switch_intervals: list[float] = []  # and shortens the interpreter's switch interval (kernel/own_loop.py)
+    monkeypatch.setattr(runtime_module.own_loop, "set_switch_interval", switch_intervals.append)
     names = {"p": f"{namespace}_p", "c": f"{namespace}_c"}
     pdef = producer(settings(servers, namespace, "kerneltest", names["p"]))
     papp = create_app(pdef)
@@ -95,7 +97,7 @@ async def test_event_crosses_services_with_its_correlation_id(servers, namespace
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=capp), base_url="http://c") as c,
             ):
                 assert (await p.get("/health/live")).status_code == 200
-                assert settled == [10_000, 10_000]
+                assert settled == [10_000, 10_000] and switch_intervals == [1.0, 1.0]
                 ready = await _until_ready(c)
                 assert ready["status"] == "ok", ready
                 r = await p.post(

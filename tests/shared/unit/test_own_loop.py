@@ -1,10 +1,12 @@
 """The kernel's OwnLoop: a coroutine function on an event loop and thread of its own."""
 
 import asyncio
+import sys
 import threading
 
 import pytest
 
+from tessera_shared.kernel import own_loop
 from tessera_shared.kernel.own_loop import OwnLoop
 
 pytestmark = pytest.mark.unit
@@ -76,3 +78,14 @@ async def test_an_owner_cancelled_meanwhile_leaves_the_thread_to_end_quietly(mon
         await asyncio.sleep(0.02)
     assert not own.running
     assert raised == []  # no InvalidStateError from answering a cancelled owner
+
+
+def test_the_switch_interval_is_set_in_milliseconds():
+    before = sys.getswitchinterval()
+    try:
+        own_loop.set_switch_interval(1.0)
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+        own_loop.set_switch_interval(own_loop.SWITCH_INTERVAL_MS * 5)
+        assert sys.getswitchinterval() == pytest.approx(0.005)
+    finally:
+        sys.setswitchinterval(before)
