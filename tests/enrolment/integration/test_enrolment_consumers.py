@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from tessera_enrolment.adapters import enrolments_sql
+from tessera_enrolment.adapters import awards_sql
 from tessera_shared.contract import catalogue as cat
 from tessera_shared.contract.envelope import Envelope, dataschema_for
 from tessera_shared.contract.topology import subject_for
@@ -160,8 +160,8 @@ async def test_completion_by_award_and_not_completed_when_the_offering_finishes_
 
 async def test_completion_locks_the_seats_before_the_enrolment_in_one_statement(svc):
     """The lock order of every command (seats, then enrolments) holds inside the one statement that
-    finds and locks the enrolment an award completes: while the seats row is held elsewhere, the
-    enrolment is not locked yet."""
+    records an award and finds and locks the enrolment it completes: while the seats row is held
+    elsewhere, the enrolment is not locked yet."""
     await svc.open("off-order", capacity=2)
     await svc.register("order-1")
     enrolled = (await svc.enrol("order-1", "off-order")).json()
@@ -172,7 +172,8 @@ async def test_completion_locks_the_seats_before_the_enrolment_in_one_statement(
             tx = completing.transaction()
             await tx.start()
             try:
-                found = asyncio.create_task(enrolments_sql.lock_completable(completing, "order-1", "off-order", None))
+                award, _ = awarded("order-1", "mc-order", "off-order", award_id="aw-order")
+                found = asyncio.create_task(awards_sql.record_awarded(completing, award))
                 await asyncio.sleep(0.3)
                 assert not found.done()  # waits for the seats
                 async with probe.transaction():  # and holds no enrolment row meanwhile
@@ -182,7 +183,7 @@ async def test_completion_locks_the_seats_before_the_enrolment_in_one_statement(
             except BaseException:
                 await tx.rollback()
                 raise
-        assert await asyncio.wait_for(found, 10) == enrolled["enrolment_id"]
+        assert await asyncio.wait_for(found, 10) == (False, enrolled["enrolment_id"])
         with pytest.raises(asyncpg.LockNotAvailableError):
             await probe.execute(
                 "SELECT 1 FROM enrolments WHERE enrolment_id = $1 FOR UPDATE NOWAIT", enrolled["enrolment_id"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from tessera_enrolment.adapters.enrolments_sql import completable_sql
 from tessera_enrolment.domain.admission import AwardRecord, valid_micro_credentials
 from tessera_shared.contract.credential import AwardRevoked, AwardSuperseded, CredentialAwarded
 from tessera_shared.kernel.db import Conn
@@ -20,10 +21,22 @@ _INSERT = """INSERT INTO awards (award_id, learner_id, micro_credential_id, micr
                  superseded_at = COALESCE(awards.superseded_at, EXCLUDED.superseded_at)"""
 
 
-async def record_awarded(conn: Conn, e: CredentialAwarded) -> bool:
-    """Record the award; True when its revocation arrived first (then it completes nothing)."""
-    revoked = await conn.fetchval(
-        _INSERT + " RETURNING revoked_at IS NOT NULL",
+# The award, the award it supersedes, and the enrolment it may complete, locked: one round trip.
+_RECORD_AWARDED = f"""
+    WITH award AS ({_INSERT} RETURNING revoked_at IS NOT NULL AS revoked),
+         superseded AS (
+             UPDATE awards SET superseded_by = COALESCE(superseded_by, $1), superseded_at = COALESCE(superseded_at, $7)
+             WHERE award_id = $11),
+         {completable_sql(learner="$2", offering="$5", enrolment="$6")}
+    SELECT (SELECT revoked FROM award) AS revoked, (SELECT enrolment_id FROM completable) AS enrolment_id"""
+
+
+async def record_awarded(conn: Conn, e: CredentialAwarded) -> tuple[bool, str | None]:
+    """Record the award (and, on the award it supersedes, by whom) and lock the enrolment it may
+    complete (:func:`..enrolments_sql.completable_sql`). Returns whether its revocation arrived
+    first (then it completes nothing) and the enrolment found, if any."""
+    row = await conn.fetchrow(
+        _RECORD_AWARDED,
         e.award_id,
         e.learner_id,
         e.micro_credential_id,
@@ -34,17 +47,10 @@ async def record_awarded(conn: Conn, e: CredentialAwarded) -> bool:
         None,
         None,
         None,
+        e.supersedes,
     )
-    if e.supersedes:
-        await conn.execute(
-            """UPDATE awards SET superseded_by = COALESCE(superseded_by, $2),
-                                 superseded_at = COALESCE(superseded_at, $3)
-               WHERE award_id = $1""",
-            e.supersedes,
-            e.award_id,
-            e.awarded_at,
-        )
-    return bool(revoked)
+    assert row is not None
+    return bool(row["revoked"]), row["enrolment_id"]
 
 
 async def record_revoked(conn: Conn, e: AwardRevoked) -> None:

@@ -48,24 +48,23 @@ async def lock_enrolments(conn: Conn, enrolment_ids: Sequence[str]) -> None:
     )
 
 
-async def lock_completable(conn: Conn, learner_id: str, offering_id: str, enrolment_id: str | None) -> str | None:
-    """The learner's latest admitted (or not completed) enrolment in the offering — the one given, if
-    any — locked, after the offering's seats row: the lock order of every command, in one round trip.
+def completable_sql(learner: str, offering: str, enrolment: str) -> str:
+    """CTEs ``seats`` and ``completable``: the learner's latest admitted (or not completed)
+    enrolment in the offering — the one given, if any — locked after the offering's seats row (the
+    lock order of every command), in the statement that uses them. ``learner``, ``offering`` and
+    ``enrolment`` name its parameters (``$n``; the enrolment may be NULL).
+
     The order rests on how PostgreSQL runs this plan: the scalar subquery over the materialized
     seats CTE is evaluated (and its row locked) before the first enrolment row reaches the row
     lock. Keep that shape when changing the query; the enrolment tests hold the seats row elsewhere
     and check that the enrolment is not locked meanwhile."""
-    value = await conn.fetchval(
-        """WITH seats AS MATERIALIZED (SELECT 1 FROM offering_seats WHERE offering_id = $2 FOR UPDATE)
-           SELECT e.enrolment_id FROM enrolments e
-           WHERE e.learner_id = $1 AND e.offering_id = $2 AND e.status IN ('admitted', 'not_completed')
-             AND ($3::text IS NULL OR e.enrolment_id = $3) AND (SELECT count(*) FROM seats) >= 0
-           ORDER BY e.requested_at DESC LIMIT 1 FOR UPDATE OF e""",
-        learner_id,
-        offering_id,
-        enrolment_id,
-    )
-    return str(value) if value is not None else None
+    return f"""seats AS MATERIALIZED (SELECT 1 FROM offering_seats WHERE offering_id = {offering} FOR UPDATE),
+         completable AS (
+             SELECT e.enrolment_id FROM enrolments e
+             WHERE e.learner_id = {learner} AND e.offering_id = {offering}
+               AND e.status IN ('admitted', 'not_completed')
+               AND ({enrolment}::text IS NULL OR e.enrolment_id = {enrolment}) AND (SELECT count(*) FROM seats) >= 0
+             ORDER BY e.requested_at DESC LIMIT 1 FOR UPDATE OF e)"""
 
 
 async def offering_of(conn: Conn, enrolment_id: str) -> str | None:

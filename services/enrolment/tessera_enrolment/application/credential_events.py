@@ -19,13 +19,12 @@ Handler = Callable[[Any, Delivery], Awaitable[None]]
 def handlers(deps: Deps) -> Mapping[type[Event], Handler]:
     async def on_awarded(event: CredentialAwarded, delivery: Delivery) -> None:
         conn = delivery.conn
-        if await awards_sql.record_awarded(conn, event):
+        revoked, enrolment_id = await awards_sql.record_awarded(conn, event)
+        if revoked:
             return  # the revocation arrived first: this award completes nothing
-        enrolment_id = await enrolments_sql.lock_completable(
-            conn, event.learner_id, event.offering_id, event.enrolment_id
-        )
         if enrolment_id is None:
             return  # kept in awards: an offering that finishes later completes the enrolment from it
+        # read in a statement after the lock: the locking statement's snapshot was taken before it waited
         enrolment = (await enrolments_sql.load_aggregates(conn, [enrolment_id]))[enrolment_id]
         now = deps.clock.now()
         if enrolment.status not in (EnrolmentStatus.ADMITTED, EnrolmentStatus.NOT_COMPLETED):
