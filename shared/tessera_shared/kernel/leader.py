@@ -57,6 +57,13 @@ class LeaderLoop(ABC):
         return done == 0
 
     @property
+    def notified(self) -> asyncio.Event:
+        """Set by a NOTIFY (or :meth:`wake`) since the loop last slept. A round may take it (clear
+        it) when it starts work that covers what was announced; left set, the loop runs another
+        round instead of sleeping."""
+        return self._wake
+
+    @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
 

@@ -4,11 +4,15 @@ the idle round's housekeeping, found out with one read."""
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
 from tessera_credential.issuance import pipeline as pipeline_module
 from tessera_credential.issuance.worker import IssuanceWorker
+from tessera_shared.testing.apps import eventually
+from tests.credential.integration.test_credential_issuance_award_ends_meanwhile import pause_first_signing
 from tests.credential.integration.test_credential_issuance_world import (
     award,
     migrate,
@@ -69,6 +73,66 @@ async def test_full_batches_open_more_lanes_and_every_award_is_issued_once(pool,
     assert await credentials(pool) == {a: 1 for a in award_ids}
     assert sum(claims) == 7 and claims.count(2) == 3
     assert [n for n in claims if n < 2], "a lane ends on a batch short of full"
+
+
+async def test_an_award_queued_while_a_batch_signs_is_issued_by_another_lane_meanwhile(pool, monkeypatch, claims):
+    """Under a trickle of awards a round runs one lane; the NOTIFY of an award queued while its batch
+    signs starts a second lane, which issues that award before the first batch commits."""
+    await migrate(pool)
+    async with pool.acquire() as conn:
+        await seed_catalogue(conn)
+    await awards_for(pool, ["bo"])
+    await pipeline(pool).drain(pool)  # the institutions' keys and the open status list exist, as in a service
+    claims.clear()
+    [first_award] = await awards_for(pool, ["ana"])
+    signing, release = pause_first_signing(monkeypatch)
+    queued = asyncio.Event()
+    issuer = pipeline(pool, batch_size=4, concurrency=2)
+    round_ = asyncio.create_task(issuer.drain_round(pool, queued=queued))
+    try:
+        await asyncio.wait_for(signing.wait(), 30)
+        [second_award] = await awards_for(pool, ["bob"])
+        queued.set()  # the worker's NOTIFY
+
+        async def second_issued() -> bool:
+            return second_award in await credentials(pool)
+
+        assert await eventually(second_issued), "issued while the first batch still waits to sign"
+        assert first_award not in await credentials(pool) and not round_.done()
+    finally:
+        release.set()
+    drained = await asyncio.wait_for(round_, 30)
+    assert (drained.claimed, drained.caught_up) == (2, True)
+    assert claims == [1, 1] and not queued.is_set()  # taken by the lane it started
+    issued = await credentials(pool)
+    assert (issued[first_award], issued[second_award]) == (1, 1)
+
+
+async def test_a_notify_while_every_lane_is_busy_is_left_for_the_next_round(pool, monkeypatch, claims):
+    await migrate(pool)
+    async with pool.acquire() as conn:
+        await seed_catalogue(conn)
+    await awards_for(pool, ["bo"])
+    await pipeline(pool).drain(pool)
+    claims.clear()
+    [first_award] = await awards_for(pool, ["ana"])
+    signing, release = pause_first_signing(monkeypatch)
+    queued = asyncio.Event()
+    round_ = asyncio.create_task(pipeline(pool, batch_size=4, concurrency=1).drain_round(pool, queued=queued))
+    try:
+        await asyncio.wait_for(signing.wait(), 30)
+        [second_award] = await awards_for(pool, ["bob"])
+        queued.set()
+        await asyncio.sleep(0.3)
+    finally:
+        release.set()
+    drained = await asyncio.wait_for(round_, 30)
+    assert (drained.claimed, drained.caught_up) == (1, True) and claims == [1]
+    assert queued.is_set(), "left set: the worker goes round again instead of sleeping"
+    assert second_award not in await credentials(pool)
+    assert (await pipeline(pool).drain_round(pool, queued=queued)).claimed == 1
+    issued = await credentials(pool)
+    assert (issued[first_award], issued[second_award]) == (1, 1)
 
 
 async def test_a_round_that_ran_out_of_budget_is_not_caught_up(pool, claims):

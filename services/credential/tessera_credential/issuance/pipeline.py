@@ -381,7 +381,12 @@ class IssuancePipeline:
         return (await self.drain_round(pool, max_batches=max_batches, stop=stop)).claimed
 
     async def drain_round(
-        self, pool: asyncpg.Pool, *, max_batches: int = 1000, stop: Callable[[], bool] | None = None
+        self,
+        pool: asyncpg.Pool,
+        *,
+        max_batches: int = 1000,
+        stop: Callable[[], bool] | None = None,
+        queued: asyncio.Event | None = None,
     ) -> Drained:
         """Run batches until nothing claimable is left (or ``stop()``), up to ``concurrency`` at a time.
 
@@ -391,7 +396,12 @@ class IssuancePipeline:
         lane are that lane's; rows queued later wake the worker with their NOTIFY). So a trickle of
         awards costs one claim per batch, not a claim that finds nothing after each batch and
         another in every idle lane. ``caught_up``: every lane ended that way (not on the budget of
-        ``max_batches`` or ``stop()``), so the worker may sleep until the next NOTIFY."""
+        ``max_batches`` or ``stop()``), so the worker may sleep until the next NOTIFY.
+
+        ``queued`` (the worker's NOTIFY): set when rows were queued meanwhile. While fewer than
+        ``concurrency`` lanes run, it is taken (cleared) and starts another lane, which claims them
+        at once: under a trickle of awards, an award queued while a batch signs does not wait for
+        that batch to commit. Left set, the worker runs another round after this one."""
         budget = [max_batches]
         lanes: list[asyncio.Task[tuple[int, bool]]] = []
 
@@ -409,19 +419,41 @@ class IssuancePipeline:
                     return total, True
             return total, False
 
+        if queued is not None:
+            queued.clear()  # the first lane's claim comes after every row queued so far
         lanes.append(asyncio.create_task(lane()))
+        more: asyncio.Task[bool] | None = None  # waits for ``queued``
         try:
             while pending := [task for task in lanes if not task.done()]:  # lanes start while others run
-                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                listening = (
+                    queued is not None
+                    and len(pending) < self.concurrency
+                    and budget[0] > 0
+                    and not (stop is not None and stop())
+                )
+                if listening and more is None:
+                    assert queued is not None
+                    more = asyncio.create_task(queued.wait())
+                done, _ = await asyncio.wait(
+                    [*pending, more] if listening and more else pending, return_when=asyncio.FIRST_COMPLETED
+                )
                 for task in done:
-                    if (error := task.exception()) is not None:
+                    if task is not more and (error := task.exception()) is not None:
                         raise error
+                if listening and more is not None and more.done():
+                    assert queued is not None
+                    queued.clear()
+                    more = None
+                    lanes.append(asyncio.create_task(lane()))
             outcomes = [task.result() for task in lanes]
         except BaseException:  # one lane failed (or we are cancelled): stop the others, report the first
             for task in lanes:
                 task.cancel()
             await asyncio.gather(*lanes, return_exceptions=True)
             raise
+        finally:
+            if more is not None:
+                more.cancel()
         return Drained(claimed=sum(n for n, _ in outcomes), caught_up=all(done for _, done in outcomes))
 
     # ------------------------------------------------------------------------------ one batch

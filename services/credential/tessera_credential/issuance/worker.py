@@ -7,8 +7,9 @@
   lock keeps the signing CPU of a database in one replica, sized by ``ISSUANCE_PROCESSES``, and
   replicas from racing each other for the same awards (see docs/credential-keys-and-status.md).
 * Each round drains the queue with up to ``pipeline.concurrency`` batches in flight
-  (``ISSUANCE_CONCURRENCY``; a second starts when a batch comes back full), each in its own
-  transaction, their documents signed in the pipeline's signing processes. A round whose batches
+  (``ISSUANCE_CONCURRENCY``; a second starts when a batch comes back full, or when a NOTIFY says
+  awards were queued while a batch is signing), each in its own transaction, their documents
+  signed in the pipeline's signing processes. A round whose batches
   all came back short of full is caught up: the worker sleeps until the next NOTIFY.
 * Wakes on ``LISTEN tessera_issuance`` (a statement trigger on ``issuance_queue``), so a credential
   follows its award within one batch's time; polls every ``poll_seconds`` for retries that come due.
@@ -51,7 +52,7 @@ class IssuanceWorker(LeaderLoop):
         self._housekept_at = -float("inf")
 
     async def work_once(self) -> int:
-        drained = await self.pipeline.drain_round(self.pool, stop=lambda: self.stopping)
+        drained = await self.pipeline.drain_round(self.pool, stop=lambda: self.stopping, queued=self.notified)
         self._caught_up = drained.caught_up
         return drained.claimed
 
